@@ -1,0 +1,1 @@
+"""SMART: monitoring of Kodeks / Techexpert installations."""

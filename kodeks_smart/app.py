@@ -1,0 +1,53 @@
+"""`create_app(services)`: the only place that wires the whole service together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Literal
+
+from fastapi import FastAPI
+
+from kodeks_smart import jobs
+from kodeks_smart.runtime import Services
+from kodeks_smart.scheduler import Scheduler
+from kodeks_smart.web import system
+from kodeks_smart.web.middleware import RequestContextMiddleware
+
+log = logging.getLogger(__name__)
+
+Role = Literal["all", "api", "worker"]
+
+
+def build_scheduler(services: Services) -> Scheduler:
+    scheduler = Scheduler(services.db, services.registry)
+    for job in jobs.default_jobs(services):
+        scheduler.add(job)
+    return scheduler
+
+
+def create_app(services: Services, role: Role = "all") -> FastAPI:
+    """Build the ASGI app. The scheduler runs inside it for roles ``all`` and ``worker``."""
+    run_scheduler = role in ("all", "worker") and services.settings.scheduler
+    scheduler = build_scheduler(services) if run_scheduler else None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if scheduler is not None:
+            await scheduler.start()
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                await scheduler.stop(grace=services.settings.shutdown_timeout)
+            await asyncio.to_thread(services.db.engine.dispose)
+
+    app = FastAPI(title="SMART", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.services = services
+    app.state.scheduler = scheduler
+    app.state.role = role
+    app.add_middleware(RequestContextMiddleware, registry=services.registry)
+    app.include_router(system.router)
+    return app

@@ -1,0 +1,194 @@
+"""Settings: every option declared once, typed, with its default and help text.
+
+Sources, later ones winning: built-in defaults, an optional TOML file (``smart.toml`` in the
+working directory, or the file named by ``SMART_CONFIG``), environment variables ``SMART_*``.
+Secret options may also be read from a file named by ``SMART_<NAME>_FILE``.
+Relative paths are resolved against the working directory at load time.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
+
+
+class ConfigError(ValueError):
+    """A setting has a value that cannot be used; the message names the setting."""
+
+
+def _opt(default: Any, help: str, *, secret: bool = False) -> Any:
+    return field(default=default, metadata={"help": help, "secret": secret})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective configuration of one SMART process."""
+
+    database_url: str = _opt(
+        "sqlite:///var/smart.db",
+        "SQLAlchemy URL of the store: sqlite:///PATH (embedded default) or postgresql://USER@HOST/DB.",
+        secret=True,
+    )
+    data_dir: str = _opt("var", "Directory for uploaded raw files, the SQLite file and generated secrets.")
+    host: str = _opt("127.0.0.1", "Address the HTTP server listens on.")
+    port: int = _opt(8080, "TCP port the HTTP server listens on.")
+    secret_key_file: str = _opt(
+        "var/secret.key",
+        "File with the key that encrypts stored secrets; generated with mode 0600 on first start.",
+    )
+    public_url: str = _opt(
+        "",
+        "URL under which agents and browsers reach this server (used in agent kits and links); "
+        "default http://HOST:PORT.",
+    )
+    auto_migrate: bool = _opt(True, "Apply pending database migrations when `smart serve` starts.")
+    scheduler: bool = _opt(True, "Run the in-process scheduler in `smart serve --role all|worker`.")
+    log_format: str = _opt("auto", "Log format: auto (JSON when stderr is not a terminal), json or text.")
+    log_level: str = _opt("INFO", "Log level: DEBUG, INFO, WARNING or ERROR.")
+    shutdown_timeout: float = _opt(
+        30.0, "Seconds `smart serve` waits for in-flight requests and jobs on SIGTERM."
+    )
+    max_upload_bytes: int = _opt(64 * 1024 * 1024, "Largest accepted agent upload, in bytes.")
+
+    ENV_PREFIX: ClassVar[str] = "SMART_"
+
+    # -- derived values -------------------------------------------------------------------
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    @property
+    def secret_key_path(self) -> Path:
+        return Path(self.secret_key_file)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def effective_public_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    # -- loading --------------------------------------------------------------------------
+
+    @classmethod
+    def load(
+        cls,
+        env: Mapping[str, str] | None = None,
+        toml_path: Path | None = None,
+        **overrides: Any,
+    ) -> Settings:
+        """Build settings from defaults, the TOML file, the environment and explicit overrides.
+
+        Raises ConfigError naming the setting when a value has the wrong type or is unknown.
+        """
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        if toml_path is None:
+            named = env.get("SMART_CONFIG")
+            toml_path = Path(named) if named else Path("smart.toml")
+            if named and not toml_path.exists():
+                raise ConfigError(f"SMART_CONFIG: file {toml_path} does not exist")
+        if toml_path.exists():
+            try:
+                data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"{toml_path}: {exc}") from exc
+            known = {f.name for f in fields(cls)}
+            for key, value in data.items():
+                if key not in known:
+                    raise ConfigError(f"{toml_path}: unknown setting {key!r}")
+                values[key] = value
+        for f in fields(cls):
+            name = cls.ENV_PREFIX + f.name.upper()
+            if name in env:
+                values[f.name] = env[name]
+            elif f.metadata.get("secret") and name + "_FILE" in env:
+                values[f.name] = Path(env[name + "_FILE"]).read_text(encoding="utf-8").strip()
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_values(values)
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> Settings:
+        converted: dict[str, Any] = {}
+        by_name = {f.name: f for f in fields(cls)}
+        for key, value in values.items():
+            f = by_name.get(key)
+            if f is None:
+                raise ConfigError(f"unknown setting {key!r}")
+            converted[key] = _convert(key, f.type, value)
+        settings = cls(**converted)
+        settings.validate()
+        return settings
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        new = replace(self, **{k: v for k, v in overrides.items() if v is not None})
+        new.validate()
+        return new
+
+    def validate(self) -> None:
+        if not (self.database_url.startswith("sqlite") or self.database_url.startswith("postgresql")):
+            raise ConfigError("SMART_DATABASE_URL: only sqlite:/// and postgresql:// URLs are supported")
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"SMART_PORT: {self.port} is not a TCP port")
+        if self.log_format not in ("auto", "json", "text"):
+            raise ConfigError("SMART_LOG_FORMAT: expected auto, json or text")
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ConfigError("SMART_LOG_LEVEL: expected DEBUG, INFO, WARNING or ERROR")
+        if self.max_upload_bytes <= 0:
+            raise ConfigError("SMART_MAX_UPLOAD_BYTES: must be positive")
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """(environment name, value with secrets masked, help) for every setting."""
+        rows = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            shown = str(value)
+            if f.metadata.get("secret"):
+                shown = mask_url(shown) if "://" in shown else "***"
+            rows.append((self.ENV_PREFIX + f.name.upper(), shown, f.metadata["help"]))
+        return rows
+
+
+def _convert(key: str, type_name: Any, value: Any) -> Any:
+    name = f"SMART_{key.upper()}"
+    if type_name in ("bool", bool):
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{name}: expected true or false, got {value!r}")
+    if type_name in ("int", int):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name}: expected a whole number, got {value!r}") from None
+    if type_name in ("float", float):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name}: expected a number, got {value!r}") from None
+    return str(value)
+
+
+def mask_url(url: str) -> str:
+    """Hide the password of a URL: postgresql://u:secret@h/db -> postgresql://u:***@h/db."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

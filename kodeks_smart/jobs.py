@@ -1,0 +1,28 @@
+"""The periodic jobs of the embedded service. Later features (probes, evaluation, delivery,
+retention) add theirs here."""
+
+from __future__ import annotations
+
+import asyncio
+
+from kodeks_smart.runtime import Services
+from kodeks_smart.scheduler import Job
+
+
+def _store_maintenance(services: Services) -> None:
+    """Keep SQLite's query planner statistics fresh and its WAL file short."""
+    db = services.db
+    with db.engine.connect() as conn:
+        if db.is_sqlite:
+            conn.exec_driver_sql("PRAGMA optimize")
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        else:
+            conn.exec_driver_sql("ANALYZE")
+        conn.commit()
+
+
+def default_jobs(services: Services) -> list[Job]:
+    async def store_maintenance() -> None:
+        await asyncio.to_thread(_store_maintenance, services)
+
+    return [Job("store-maintenance", store_maintenance, interval=3600, timeout=600)]

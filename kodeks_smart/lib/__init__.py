@@ -1,0 +1,1 @@
+"""Framework-free utilities: secrets, hashing, clocks."""

@@ -1,0 +1,1 @@
+"""HTTP: FastAPI routers, middleware and the cabinet UI."""
