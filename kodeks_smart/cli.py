@@ -6,7 +6,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -41,7 +41,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(config_app, name="config")
 
 
-def _settings(**overrides: object) -> Settings:
+def _settings(**overrides: Any) -> Settings:
     return Settings.load(**overrides)
 
 
@@ -152,7 +152,9 @@ def dealer_add(
 @dealer_app.command("token")
 def dealer_token(
     code: str,
-    rotate: Annotated[bool, typer.Option("--rotate", help="Issue a new token; the old one stops working")] = False,
+    rotate: Annotated[
+        bool, typer.Option("--rotate", help="Issue a new token; the old one stops working")
+    ] = False,
 ) -> None:
     """Rotate a dealer's upload token (tokens are stored only as hashes and cannot be shown again)."""
     if not rotate:
@@ -204,8 +206,10 @@ def cabinet_add(dealer_code: str, name: str) -> None:
 def cabinet_list(dealer_code: Annotated[str | None, typer.Argument()] = None) -> None:
     """List cabinets (of one dealer, or all)."""
     with _services() as services, services.db.session() as s:
-        stmt = select(Cabinet, Dealer).join(Dealer, Dealer.id == Cabinet.dealer_id).order_by(
-            Dealer.code, Cabinet.name
+        stmt = (
+            select(Cabinet, Dealer)
+            .join(Dealer, Dealer.id == Cabinet.dealer_id)
+            .order_by(Dealer.code, Cabinet.name)
         )
         if dealer_code:
             stmt = stmt.where(Dealer.code == dealer_code)
@@ -224,7 +228,9 @@ def user_add(
     role: Annotated[str, typer.Option(help="operator | dealer-admin | cabinet")],
     dealer: Annotated[str | None, typer.Option(help="Dealer code (not for operators)")] = None,
     cabinet: Annotated[list[str] | None, typer.Option(help="Cabinet name; repeat to grant several")] = None,
-    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin")
+    ] = False,
 ) -> None:
     """Create a login account."""
     if password_stdin:
@@ -242,11 +248,16 @@ def user_list() -> None:
     with _services() as services, services.db.session() as s:
         table = Table("логин", "роль", "дистрибьютор", "отключён", "последний вход")
         rows = s.execute(
-            select(Account, Dealer.code).outerjoin(Dealer, Dealer.id == Account.dealer_id).order_by(Account.login)
+            select(Account, Dealer.code)
+            .outerjoin(Dealer, Dealer.id == Account.dealer_id)
+            .order_by(Account.login)
         )
         for account, code in rows:
             table.add_row(
-                account.login, account.role, code or "—", "да" if account.disabled else "нет",
+                account.login,
+                account.role,
+                code or "—",
+                "да" if account.disabled else "нет",
                 _fmt_time(account.last_login_at),
             )
     console.print(table)
@@ -269,7 +280,9 @@ def config_show() -> None:
 def jobs_list() -> None:
     """List scheduled jobs: last run, duration, runs, failures, last error."""
     with _services() as services, services.db.session() as s:
-        table = Table("задача", "последний запуск", "длительность, с", "запусков", "ошибок", "последняя ошибка")
+        table = Table(
+            "задача", "последний запуск", "длительность, с", "запусков", "ошибок", "последняя ошибка"
+        )
         for js in s.scalars(select(JobState).order_by(JobState.name)):
             table.add_row(
                 js.name,

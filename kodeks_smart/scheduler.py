@@ -79,7 +79,7 @@ class Scheduler:
         self._rng = rng or random.Random()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
-        self._inflight: set[asyncio.Task[None]] = set()
+        self._inflight: set[asyncio.Task[bool]] = set()
         self.owner = owner or f"{socket.gethostname()}:{id(self):x}"
 
     def add(self, job: Job) -> None:
@@ -148,7 +148,7 @@ class Scheduler:
         except asyncio.CancelledError:
             error = "cancelled at shutdown"
             raise
-        except Exception as exc:  # noqa: BLE001 - one failing job must never stop the others
+        except Exception as exc:  # one failing job must never stop the others
             error = f"{type(exc).__name__}: {exc}"
             log.exception("job %s failed", job.name)
         finally:
@@ -193,8 +193,8 @@ class Scheduler:
         if self._inflight:
             log.info("waiting for %d running job(s)", len(self._inflight))
             _done, pending = await asyncio.wait(set(self._inflight), timeout=grace)
-            for task in pending:
-                task.cancel()
+            for run in pending:
+                run.cancel()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, *self._inflight, return_exceptions=True)

@@ -128,11 +128,21 @@ def tenants(db: Database, hashing: PasswordHashing, box: SecretBox) -> Tenants:
             manager = admin.add_manager(s, cabinet, f"Менеджер {prefix}", [f"{prefix}@example.ru"])
             client = admin.add_client(s, cabinet, f"{prefix}_client", f"ООО «{prefix}»", manager)
             admin.add_installation(
-                s, box, client, "internet", f"{prefix}.example.ru:80", test_login="smartlogin",
+                s,
+                box,
+                client,
+                "internet",
+                f"{prefix}.example.ru:80",
+                test_login="smartlogin",
                 test_password=f"{prefix}-secret",
             )
             admin.add_online_access(
-                s, box, client, host="nps2.cntd.ru", catalog="kodeks02", login=f"{prefix}_online",
+                s,
+                box,
+                client,
+                host="nps2.cntd.ru",
+                catalog="kodeks02",
+                login=f"{prefix}_online",
                 password=f"{prefix}-online-secret",
             )
             admin.add_mailbox(s, cabinet, f"support-{prefix}@example.ru", ["critical", "technical"])

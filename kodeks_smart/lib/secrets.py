@@ -19,7 +19,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-TOKEN_PREFIX = "smt_"
+TOKEN_PREFIX = "smt_"  # noqa: S105 - a prefix, not a secret
 
 
 class SecretKeyError(RuntimeError):

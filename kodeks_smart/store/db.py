@@ -70,9 +70,7 @@ class Database:
         self.engine = make_engine(self.url, **engine_kwargs)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._read = sessionmaker(self.engine, expire_on_commit=False)
-        self._write = sessionmaker(
-            self.engine.execution_options(smart_write=True), expire_on_commit=False
-        )
+        self._write = sessionmaker(self.engine.execution_options(smart_write=True), expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -47,7 +47,7 @@ DEALER_CODE_PATTERN = r"^[A-Za-z0-9_-]{3,40}$"
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UTCDateTime()}
+    type_annotation_map = {datetime: UTCDateTime()}  # noqa: RUF012 - SQLAlchemy reads it as is
 
 
 def _tenant_fk() -> ForeignKeyConstraint:
@@ -235,9 +235,7 @@ class AccountCabinet(Base):
 
     __tablename__ = "account_cabinets"
 
-    account_id: Mapped[int] = mapped_column(
-        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
-    )
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
     cabinet_id: Mapped[int] = mapped_column(
         ForeignKey("cabinets.id", ondelete="CASCADE"), primary_key=True, index=True
     )

@@ -115,7 +115,7 @@ class Tenant:
         self.session = session
         self.scope = scope
 
-    def select(self, model: type[M], *where: ColumnElement[bool]) -> Select[tuple[M]]:
+    def select(self, model: type[M], *where: ColumnElement[bool]) -> Select[M]:
         return select(model).where(self.scope.condition(model), *where)
 
     def list(self, model: type[M], *where: ColumnElement[bool], order_by: Any = None) -> list[M]:

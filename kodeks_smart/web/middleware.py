@@ -23,7 +23,9 @@ class RequestContextMiddleware:
             "smart_http_requests", "HTTP requests handled", ["method", "route", "status"], registry=registry
         )
         self.latency = Histogram(
-            "smart_http_request_duration_seconds", "HTTP request duration", ["method", "route"],
+            "smart_http_request_duration_seconds",
+            "HTTP request duration",
+            ["method", "route"],
             registry=registry,
         )
 
@@ -55,7 +57,11 @@ class RequestContextMiddleware:
             self.requests.labels(method, route_name, str(status)).inc()
             self.latency.labels(method, route_name).observe(elapsed)
             log.info(
-                "%s %s %s %.1fms", method, scope.get("path", ""), status, elapsed * 1000,
+                "%s %s %s %.1fms",
+                method,
+                scope.get("path", ""),
+                status,
+                elapsed * 1000,
                 extra={"status": status, "duration_ms": round(elapsed * 1000, 1)},
             )
             request_id.reset(token)

@@ -38,8 +38,12 @@ def readyz(request: Request) -> JSONResponse:
     head = migrate.head_revision(svc.db)
     if current != head:
         return JSONResponse(
-            {"status": "unavailable", "error": "схема БД не обновлена: выполните `smart db upgrade`",
-             "revision": current, "head": head},
+            {
+                "status": "unavailable",
+                "error": "схема БД не обновлена: выполните `smart db upgrade`",
+                "revision": current,
+                "head": head,
+            },
             status_code=503,
         )
     return JSONResponse({"status": "ok", "revision": current})

@@ -82,7 +82,11 @@ def test_a_row_cannot_name_a_cabinet_of_another_dealer(db: Database, tenants: Te
     from sqlalchemy.exc import IntegrityError
 
     with pytest.raises(IntegrityError), db.write() as s:
-        s.add(Client(dealer_id=tenants.dealer_id, cabinet_id=tenants.cabinet_c, short_name="x", display_name="x"))
+        s.add(
+            Client(
+                dealer_id=tenants.dealer_id, cabinet_id=tenants.cabinet_c, short_name="x", display_name="x"
+            )
+        )
         s.flush()
 
 
