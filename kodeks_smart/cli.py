@@ -299,17 +299,8 @@ def _fmt_time(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "—"
 
 
-def _mount_optional() -> None:
-    """Sub-apps of packages that may be absent in a partial checkout."""
-    try:
-        from kodeks_smart.simulator.cli import app as simulate_app
-    except ImportError:
-        return
-    app.add_typer(simulate_app, name="simulate", help="Kodeks server simulator (test and demo tool).")
-
-
-_mount_optional()
-
+# -- commands of the feature packages: one registration line per feature ----------------------
+# (imported here, at the end, so that each package's CLI module can be read on its own)
 
 def main() -> None:
     try:

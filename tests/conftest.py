@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from kodeks_smart.lib.secrets import PasswordHashing, SecretBox
 from kodeks_smart.store import migrate
 from kodeks_smart.store.db import Database, normalize_url
-from kodeks_smart.store.models import Base
+from kodeks_smart.store.schema import metadata
 
 PG_ENV = "SMART_TEST_DATABASE_URL"
 PG_SKIP_REASON = f"PostgreSQL tests need {PG_ENV} (e.g. postgresql://postgres@127.0.0.1:5432/test)"
@@ -77,7 +77,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
 
 def _truncate_all(url: str) -> None:
     engine = create_engine(normalize_url(url))
-    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     engine.dispose()

@@ -6,10 +6,10 @@ from alembic import context
 from sqlalchemy import Connection
 
 from kodeks_smart.store.db import make_engine
-from kodeks_smart.store.models import Base
+from kodeks_smart.store.schema import metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def _run(connection: Connection) -> None:
