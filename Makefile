@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LINT_PATHS := kodeks_smart tests $(wildcard bench)
 
 .PHONY: run test lint type fmt demo venv clean
 
@@ -22,13 +23,13 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check kodeks_smart tests bench
-	$(BIN)/ruff format --check kodeks_smart tests bench
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy
 
 fmt: $(STAMP)
-	$(BIN)/ruff format kodeks_smart tests bench
-	$(BIN)/ruff check --fix kodeks_smart tests bench
+	$(BIN)/ruff format $(LINT_PATHS)
+	$(BIN)/ruff check --fix $(LINT_PATHS)
 
 demo: $(STAMP)
 	$(BIN)/smart demo

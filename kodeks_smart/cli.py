@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
+from kodeks_smart import jobs
 from kodeks_smart.config import ConfigError, Settings
 from kodeks_smart.lib.logs import setup_logging
 from kodeks_smart.lib.secrets import SecretKeyError
@@ -20,8 +21,8 @@ from kodeks_smart.runtime import Services
 from kodeks_smart.store import admin, migrate
 from kodeks_smart.store.models import Account, Cabinet, Client, Dealer, Installation, JobState
 
-console = Console()
-err = Console(stderr=True)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 app = typer.Typer(
     name="smart",
@@ -70,21 +71,14 @@ def serve(
     role: Annotated[str, typer.Option(help="all | api | worker")] = "all",
 ) -> None:
     """Start the service: HTTP API, cabinet and (roles all/worker) the scheduler."""
-    import uvicorn
-
+    from kodeks_smart import server
     from kodeks_smart.app import Role, create_app
 
     if role not in ("all", "api", "worker"):
         raise ConfigError("--role: ожидается all, api или worker")
     settings = _settings(host=host, port=port)
     setup_logging(settings.log_format, settings.log_level)
-    services = Services.open(settings)
-    if settings.auto_migrate:
-        migrate.upgrade(services.db)
-    elif not migrate.is_current(services.db):
-        raise ConfigError("схема базы данных устарела: выполните `smart db upgrade`")
-    with services.db.write() as s:
-        initial = admin.ensure_initial_admin(s, services.hashing, settings.data_path)
+    services, initial = server.prepare(settings)
     if initial is not None:
         console.print(
             "[bold green]Создана учётная запись оператора.[/] "
@@ -94,17 +88,7 @@ def serve(
     role_value: Role = role  # type: ignore[assignment]
     application = create_app(services, role_value)
     console.print(f"SMART слушает {settings.effective_public_url} (роль: {role})")
-    config = uvicorn.Config(
-        application,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=int(settings.shutdown_timeout),
-        server_header=False,
-    )
-    uvicorn.Server(config).run()
+    server.run(application, settings)
 
 
 # -- db ----------------------------------------------------------------------------------------
@@ -283,7 +267,10 @@ def jobs_list() -> None:
         table = Table(
             "задача", "последний запуск", "длительность, с", "запусков", "ошибок", "последняя ошибка"
         )
-        for js in s.scalars(select(JobState).order_by(JobState.name)):
+        states = {js.name: js for js in s.scalars(select(JobState))}
+        for job in jobs.default_jobs(services):
+            states.setdefault(job.name, JobState(name=job.name, runs=0, failures=0))
+        for _name, js in sorted(states.items()):
             table.add_row(
                 js.name,
                 _fmt_time(js.last_started_at),
@@ -301,6 +288,7 @@ def _fmt_time(value: datetime | None) -> str:
 
 # -- commands of the feature packages: one registration line per feature ----------------------
 # (imported here, at the end, so that each package's CLI module can be read on its own)
+
 
 def main() -> None:
     try:

@@ -66,5 +66,7 @@ def setup_logging(fmt: str = "auto", level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
+    # Alembic announces its context on every revision check (e.g. each /readyz).
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     # Access lines are written by our own middleware, with the request id.
     logging.getLogger("uvicorn.access").disabled = True
