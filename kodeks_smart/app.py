@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from kodeks_smart import jobs
 from kodeks_smart.runtime import Services
 from kodeks_smart.scheduler import Scheduler
-from kodeks_smart.web import system
+from kodeks_smart.web import api, system
 from kodeks_smart.web.middleware import RequestContextMiddleware
 
 log = logging.getLogger(__name__)
@@ -50,4 +50,5 @@ def create_app(services: Services, role: Role = "all") -> FastAPI:
     app.state.role = role
     app.add_middleware(RequestContextMiddleware, registry=services.registry)
     app.include_router(system.router)
+    app.include_router(api.router)
     return app

@@ -18,7 +18,9 @@ from argon2 import PasswordHasher
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from kodeks_smart.config import Settings
 from kodeks_smart.lib.secrets import PasswordHashing, SecretBox
+from kodeks_smart.runtime import Services
 from kodeks_smart.store import migrate
 from kodeks_smart.store.db import Database, normalize_url
 from kodeks_smart.store.schema import metadata
@@ -99,6 +101,20 @@ def hashing() -> PasswordHashing:
 @pytest.fixture
 def box() -> SecretBox:
     return SecretBox([SecretBox.generate_key()])
+
+
+@pytest.fixture
+def services(db: Database, box: SecretBox, hashing: PasswordHashing, tmp_path: Path) -> Services:
+    """Services over the test database, with the scheduler off (tests run jobs explicitly)."""
+    settings = Settings.from_values(
+        {
+            "database_url": db.url,
+            "data_dir": str(tmp_path / "data"),
+            "secret_key_file": str(tmp_path / "secret.key"),
+            "scheduler": False,
+        }
+    )
+    return Services(settings=settings, db=db, box=box, hashing=hashing)
 
 
 @dataclass
