@@ -1,0 +1,1 @@
+"""Alerting: the rule catalogue, evaluation, lifecycle, muting, grouping and hand-off to the outbox."""
