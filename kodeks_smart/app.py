@@ -9,11 +9,12 @@ from contextlib import asynccontextmanager
 from typing import Literal
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from kodeks_smart import jobs
 from kodeks_smart.runtime import Services
 from kodeks_smart.scheduler import Scheduler
-from kodeks_smart.web import api, system
+from kodeks_smart.web import api, cabinet, errors, system
 from kodeks_smart.web.middleware import RequestContextMiddleware
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,9 @@ def create_app(services: Services, role: Role = "all") -> FastAPI:
     app.state.scheduler = scheduler
     app.state.role = role
     app.add_middleware(RequestContextMiddleware, registry=services.registry)
+    errors.install(app)
     app.include_router(system.router)
     app.include_router(api.router)
+    app.include_router(cabinet.router)
+    app.mount("/static", StaticFiles(packages=[("kodeks_smart.web", "static")]), name="static")
     return app

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kodeks_smart.store import alert_models  # noqa: F401 - registers the tables
+from kodeks_smart.store import alert_models, web_models  # noqa: F401 - registers the tables
 from kodeks_smart.store.db import Database
 from kodeks_smart.store.models import Base
 
