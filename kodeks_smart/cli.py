@@ -289,6 +289,18 @@ def _fmt_time(value: datetime | None) -> str:
 # -- commands of the feature packages: one registration line per feature ----------------------
 # (imported here, at the end, so that each package's CLI module can be read on its own)
 
+from kodeks_smart.simulator import cli as simulator_cli  # noqa: E402
+
+app.add_typer(simulator_cli.app, name="simulate", help="Kodeks server simulator (test and demo tool).")
+
+
+
+
+
+
+
+
+
 
 def main() -> None:
     try:
