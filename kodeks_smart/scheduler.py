@@ -15,6 +15,7 @@ schedule instead of running every job at once.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
 import socket
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from sqlalchemy import Connection, text
 
 from kodeks_smart.store.db import Database
 from kodeks_smart.store.models import JobState
@@ -44,7 +46,16 @@ class Job:
     timeout: float
     jitter: float = 0.1
     run_at_start: bool = False
+    #: At most one process of a deployment runs it at a time (PostgreSQL advisory lock; on SQLite,
+    #: which serves one process, always true).
+    singleton: bool = False
     running: bool = field(default=False, init=False)
+
+
+def _lock_key(name: str) -> int:
+    """A stable signed 64-bit advisory-lock key for a job name."""
+    digest = hashlib.sha256(f"smart-job:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 class SchedulerMetrics:
@@ -55,6 +66,12 @@ class SchedulerMetrics:
         )
         self.duration = Histogram(
             "smart_job_duration_seconds", "Duration of scheduled job runs", ["job"], registry=registry
+        )
+        self.skipped = Counter(
+            "smart_job_skipped",
+            "Runs of a singleton job skipped because another process held it",
+            ["job"],
+            registry=registry,
         )
         self.last_success = Gauge(
             "smart_job_last_success_timestamp_seconds",
@@ -135,7 +152,38 @@ class Scheduler:
             delay = max(0.0, job.interval - spent) + self._rng.uniform(0, job.interval * job.jitter)
 
     async def run_once(self, job: Job) -> bool:
-        """Run a job now under its timeout and record the outcome; returns True on success."""
+        """Run a job now under its timeout and record the outcome; returns True on success.
+
+        A singleton job whose lock another process holds is skipped (counted, not recorded as run).
+        """
+        if job.singleton and not self.db.is_sqlite:
+            lock = await asyncio.to_thread(self._try_lock, job.name)
+            if lock is None:
+                self.metrics.skipped.labels(job.name).inc()
+                return True
+            try:
+                return await self._run_unlocked(job)
+            finally:
+                await asyncio.shield(asyncio.to_thread(self._unlock, lock, job.name))
+        return await self._run_unlocked(job)
+
+    def _try_lock(self, name: str) -> Connection | None:
+        conn = self.db.engine.connect()
+        got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _lock_key(name)}).scalar()
+        conn.commit()
+        if got:
+            return conn
+        conn.close()
+        return None
+
+    def _unlock(self, conn: Connection, name: str) -> None:
+        try:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _lock_key(name)})
+            conn.commit()
+        finally:
+            conn.close()
+
+    async def _run_unlocked(self, job: Job) -> bool:
         job.running = True
         started_at = utcnow()
         t0 = time.monotonic()

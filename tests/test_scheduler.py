@@ -6,6 +6,7 @@ import asyncio
 import random
 from datetime import timedelta
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from kodeks_smart.scheduler import Job, Scheduler
@@ -101,3 +102,38 @@ def test_a_restart_resumes_the_schedule_from_the_stored_last_run(db: Database) -
     assert 590 <= sched._first_delay(hourly, last.get("hourly")) <= 610
     assert sched._first_delay(overdue, last.get("overdue")) == 0
     assert 0 <= sched._first_delay(fresh, last.get("fresh")) <= 360
+
+
+@pytest.mark.postgres
+def test_a_singleton_job_runs_in_one_process_at_a_time(pg_url: str) -> None:
+    first_db, second_db = Database(pg_url), Database(pg_url)
+    calls: list[str] = []
+
+    async def scenario() -> tuple[bool, bool]:
+        release = asyncio.Event()
+        started = asyncio.Event()
+
+        async def holder() -> None:
+            calls.append("first")
+            started.set()
+            await release.wait()
+
+        async def second() -> None:
+            calls.append("second")
+
+        one = Scheduler(first_db, CollectorRegistry())
+        two = Scheduler(second_db, CollectorRegistry())
+        running = asyncio.create_task(one.run_once(Job("nightly", holder, 60, 10, singleton=True)))
+        await started.wait()
+        skipped = await two.run_once(Job("nightly", second, 60, 10, singleton=True))
+        release.set()
+        await running
+        after = await two.run_once(Job("nightly", second, 60, 10, singleton=True))
+        return skipped, after
+
+    try:
+        assert asyncio.run(asyncio.wait_for(scenario(), 30)) == (True, True)
+        assert calls == ["first", "second"]
+    finally:
+        first_db.dispose()
+        second_db.dispose()

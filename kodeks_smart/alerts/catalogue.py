@@ -205,7 +205,7 @@ _BASE: list[RuleSpec] = [
         "technical",
         "probe",
         "ПК ТЭ в режиме технического обслуживания ({address})",
-        for_seconds=5 * MINUTE,
+        for_seconds=30 * MINUTE,
     ),
     _r(
         "KodeksNeedSupport",
@@ -293,6 +293,7 @@ _BASE: list[RuleSpec] = [
         "technical",
         "sysinfo",
         "Лицензия истечёт менее чем через 7 дней: {database} до {date}",
+        repeat_seconds=24 * HOUR,
     ),
     _r(
         "KodeksLicenseExpiring90day",

@@ -107,7 +107,9 @@ class Evaluator:
             for (dealer_id, cabinet_id), members in by_cabinet.items():
                 if len(members) > count_rule.count_threshold:
                     spec = self.rules[base]
-                    objects = sorted(render_summary(spec, m.labels) for m in members)
+                    objects = sorted(
+                        f"{m.labels.get('client') or '?'} — {render_summary(spec, m.labels)}" for m in members
+                    )
                     labels = {
                         "count": len(members),
                         "objects": objects,

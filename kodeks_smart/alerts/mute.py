@@ -36,6 +36,9 @@ DEPENDENCIES: dict[str, frozenset[str]] = {
             "KodeksSppStatus",
         }
     ),
+    "KodeksHttp200Status": frozenset(
+        {"KodeksAuthNotWork", "KodeksOnlineSensLockCheck", "KodeksWarning", "KodeksLimitsUsers"}
+    ),
     "KodeksBehindProxyDown": frozenset(
         {
             "KodeksHttp200Status",
@@ -56,7 +59,6 @@ DEPENDENCIES: dict[str, frozenset[str]] = {
     ),
     "KodeksAuthNotWork": frozenset({"KodeksOnlineSensLockCheck", "KodeksWarning"}),
     "KodeksLimitsUsers": frozenset({"KodeksAuthNotWork", "KodeksOnlineSensLockCheck", "KodeksWarning"}),
-    "LicmanIcmp": frozenset({"LicmanTcpStatus"}),
 }
 
 

@@ -9,7 +9,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    ForeignKeyConstraint,
     Integer,
     String,
     Text,
@@ -17,14 +16,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kodeks_smart.store.models import Base
+from kodeks_smart.store.models import Base, tenant_fk
 from kodeks_smart.store.types import BigIntPK, utcnow
-
-
-def _tenant_fk() -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(
-        ["cabinet_id", "dealer_id"], ["cabinets.id", "cabinets.dealer_id"], ondelete="CASCADE"
-    )
 
 
 class AlertState(Base):
@@ -36,7 +29,7 @@ class AlertState(Base):
     """
 
     __tablename__ = "alert_states"
-    __table_args__ = (_tenant_fk(), UniqueConstraint("rule", "key"))
+    __table_args__ = (tenant_fk(), UniqueConstraint("rule", "key"))
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     dealer_id: Mapped[int] = mapped_column(BigInteger, index=True)
@@ -64,7 +57,7 @@ class AlertEvent(Base):
     """A state change of an alert, written in the same transaction as the change."""
 
     __tablename__ = "alert_events"
-    __table_args__ = (_tenant_fk(),)
+    __table_args__ = (tenant_fk(),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     dealer_id: Mapped[int] = mapped_column(BigInteger, index=True)
