@@ -12,9 +12,12 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from kodeks_smart import jobs
+from kodeks_smart.ingest import routes as ingest_routes
+from kodeks_smart.notify import worker as notify_worker
 from kodeks_smart.runtime import Services
 from kodeks_smart.scheduler import Scheduler
-from kodeks_smart.web import api, cabinet, errors, system
+from kodeks_smart.web import admin_api, api, cabinet, errors, system
+from kodeks_smart.web import runbooks as runbook_pages
 from kodeks_smart.web.middleware import RequestContextMiddleware
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,8 @@ def create_app(services: Services, role: Role = "all") -> FastAPI:
             yield
         finally:
             if scheduler is not None:
+                # The delivery loop would otherwise wait out its run before the scheduler can stop.
+                notify_worker.stop(services)
                 await scheduler.stop(grace=services.settings.shutdown_timeout)
             await asyncio.to_thread(services.db.engine.dispose)
 
@@ -52,7 +57,10 @@ def create_app(services: Services, role: Role = "all") -> FastAPI:
     app.add_middleware(RequestContextMiddleware, registry=services.registry)
     errors.install(app)
     app.include_router(system.router)
+    app.include_router(ingest_routes.router)
     app.include_router(api.router)
+    app.include_router(admin_api.router)
     app.include_router(cabinet.router)
+    app.include_router(runbook_pages.router)
     app.mount("/static", StaticFiles(packages=[("kodeks_smart.web", "static")]), name="static")
     return app

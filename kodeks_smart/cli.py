@@ -6,6 +6,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -282,6 +283,23 @@ def jobs_list() -> None:
     console.print(table)
 
 
+@app.command("demo")
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", help="Demo data directory")] = Path("var/demo"),
+    port: Annotated[int, typer.Option(help="SMART HTTP port")] = 8080,
+    host: Annotated[str, typer.Option(help="Listen address")] = "127.0.0.1",
+    installations: Annotated[int, typer.Option(help="Simulated installations")] = 20,
+    online: Annotated[int, typer.Option(help="Simulated online accesses")] = 4,
+    port_base: Annotated[int, typer.Option(help="First simulator port")] = 18100,
+    smtp_port: Annotated[int, typer.Option(help="Port of the local mail sink")] = 18025,
+) -> None:
+    """Start SMART with a demo distributor, simulated Kodeks servers and a local mail sink."""
+    from kodeks_smart.demo import DemoLayout, run_demo
+
+    layout = DemoLayout(installations, online, port_base, smtp_port)
+    run_demo(directory, port, host, layout, console.print)
+
+
 def _fmt_time(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "—"
 
@@ -293,13 +311,26 @@ from kodeks_smart.simulator import cli as simulator_cli  # noqa: E402
 
 app.add_typer(simulator_cli.app, name="simulate", help="Kodeks server simulator (test and demo tool).")
 
+from kodeks_smart.alerts import cli as alerts_cli  # noqa: E402
 
+app.command("alerts")(alerts_cli.alerts)
+app.add_typer(alerts_cli.silence_app, name="silence")
 
+from kodeks_smart.ingest import cli as ingest_cli  # noqa: E402
 
+app.command("upload")(ingest_cli.upload)
+app.command("reprocess")(ingest_cli.reprocess)
+app.command("uploads")(ingest_cli.uploads)
 
+from kodeks_smart.notify import cli as notify_cli  # noqa: E402
 
+notify_cli.register(app)
 
+from kodeks_smart.onboarding import cli as onboarding_cli  # noqa: E402
 
+app.command("import")(onboarding_cli.import_lists)
+app.command("template")(onboarding_cli.template)
+app.add_typer(onboarding_cli.agent_app, name="agent")
 
 
 def main() -> None:

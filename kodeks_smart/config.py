@@ -54,6 +54,34 @@ class Settings:
         30.0, "Seconds `smart serve` waits for in-flight requests and jobs on SIGTERM."
     )
     max_upload_bytes: int = _opt(64 * 1024 * 1024, "Largest accepted agent upload, in bytes.")
+    alert_interval: float = _opt(30.0, "Seconds between two evaluations of the alert rules.")
+    raw_retention_days: int = _opt(
+        396, "Days uploaded raw files are kept for `smart reprocess` (default 13 months)."
+    )
+    retention_days: int = _opt(
+        396, "Days samples, rollups, parsed facts and the upload log are kept (default 13 months)."
+    )
+    zip_max_uncompressed_bytes: int = _opt(
+        256 * 1024 * 1024, "Largest total size an uploaded sysinfo ZIP may expand to, in bytes."
+    )
+    zip_max_ratio: float = _opt(
+        200.0, "Highest compression ratio accepted for a ZIP member larger than 4 MiB (zip-bomb guard)."
+    )
+    zip_max_entries: int = _opt(64, "Most files an uploaded sysinfo ZIP may contain.")
+    notify_retry_max_delay: float = _opt(
+        3600.0, "Longest pause between two delivery attempts of a notification, in seconds."
+    )
+    notify_give_up_hours: float = _opt(
+        48.0, "Hours after which a notification that still cannot be delivered is marked failed."
+    )
+    notify_digest_interval: float = _opt(
+        3600.0, "Seconds between digests to one recipient once an SMTP relay's daily limit is nearly used up."
+    )
+    notify_telegram_api_url: str = _opt("https://api.telegram.org", "Base URL of the Telegram Bot API.")
+    notify_smtp_ca_file: str = _opt(
+        "", "PEM file of CA certificates trusted for SMTP TLS instead of the system ones (empty: system)."
+    )
+    notify_keep_days: int = _opt(90, "Days delivered and failed notifications are kept in the outbox.")
 
     ENV_PREFIX: ClassVar[str] = "SMART_"
 
@@ -148,6 +176,11 @@ class Settings:
             raise ConfigError("SMART_LOG_LEVEL: expected DEBUG, INFO, WARNING or ERROR")
         if self.max_upload_bytes <= 0:
             raise ConfigError("SMART_MAX_UPLOAD_BYTES: must be positive")
+        for name in ("raw_retention_days", "retention_days", "zip_max_uncompressed_bytes", "zip_max_entries"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"SMART_{name.upper()}: must be positive")
+        if self.zip_max_ratio < 1:
+            raise ConfigError("SMART_ZIP_MAX_RATIO: must be at least 1")
 
     def describe(self) -> list[tuple[str, str, str]]:
         """(environment name, value with secrets masked, help) for every setting."""

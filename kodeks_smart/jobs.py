@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
+from kodeks_smart.alerts.sink import alert_jobs
+from kodeks_smart.ingest.jobs import ingest_jobs
+from kodeks_smart.notify.worker import notify_jobs
 from kodeks_smart.runtime import Services
 from kodeks_smart.scheduler import Job
 
@@ -25,4 +28,9 @@ def default_jobs(services: Services) -> list[Job]:
     async def store_maintenance() -> None:
         await asyncio.to_thread(_store_maintenance, services)
 
-    return [Job("store-maintenance", store_maintenance, interval=3600, timeout=600)]
+    return [
+        Job("store-maintenance", store_maintenance, interval=3600, timeout=600, singleton=True),
+        *ingest_jobs(services),
+        *notify_jobs(services),
+        *alert_jobs(services),
+    ]

@@ -50,7 +50,8 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime()}  # noqa: RUF012 - SQLAlchemy reads it as is
 
 
-def _tenant_fk() -> ForeignKeyConstraint:
+def tenant_fk() -> ForeignKeyConstraint:
+    """The composite key that keeps a tenant row inside its dealer: (cabinet_id, dealer_id) → cabinets."""
     return ForeignKeyConstraint(
         ["cabinet_id", "dealer_id"], ["cabinets.id", "cabinets.dealer_id"], ondelete="CASCADE"
     )
@@ -85,7 +86,7 @@ class Manager(Base):
     """A distributor's support or sales manager; gets every alert of his clients."""
 
     __tablename__ = "managers"
-    __table_args__ = (_tenant_fk(), UniqueConstraint("cabinet_id", "name"))
+    __table_args__ = (tenant_fk(), UniqueConstraint("cabinet_id", "name"))
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     dealer_id: Mapped[int] = mapped_column(BigInteger, index=True)
@@ -98,7 +99,7 @@ class Client(Base):
     """A legal entity. ``short_name`` is the Latin name the agent scripts upload under."""
 
     __tablename__ = "clients"
-    __table_args__ = (_tenant_fk(), UniqueConstraint("dealer_id", "short_name"))
+    __table_args__ = (tenant_fk(), UniqueConstraint("dealer_id", "short_name"))
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     dealer_id: Mapped[int] = mapped_column(BigInteger, index=True)
@@ -116,7 +117,7 @@ class Installation(Base):
 
     __tablename__ = "installations"
     __table_args__ = (
-        _tenant_fk(),
+        tenant_fk(),
         CheckConstraint("kind IN ('internet', 'closed', 'cloud')", name="kind"),
         CheckConstraint("protocol IN ('http', 'https')", name="protocol"),
     )
@@ -144,7 +145,7 @@ class OnlineAccess(Base):
 
     __tablename__ = "online_accesses"
     __table_args__ = (
-        _tenant_fk(),
+        tenant_fk(),
         CheckConstraint("scheme IN ('http', 'https')", name="scheme"),
         UniqueConstraint("dealer_id", "host", "catalog", "login"),
     )
@@ -166,7 +167,7 @@ class Mailbox(Base):
     """An address that takes some alert categories of one cabinet (support, training, online…)."""
 
     __tablename__ = "mailboxes"
-    __table_args__ = (_tenant_fk(), UniqueConstraint("cabinet_id", "address"))
+    __table_args__ = (tenant_fk(), UniqueConstraint("cabinet_id", "address"))
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     dealer_id: Mapped[int] = mapped_column(BigInteger, index=True)
@@ -180,7 +181,7 @@ class TelegramChat(Base):
     """A Telegram chat that takes some alert categories of one cabinet; the bot token is encrypted."""
 
     __tablename__ = "telegram_chats"
-    __table_args__ = (_tenant_fk(), UniqueConstraint("cabinet_id", "chat_id"))
+    __table_args__ = (tenant_fk(), UniqueConstraint("cabinet_id", "chat_id"))
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     dealer_id: Mapped[int] = mapped_column(BigInteger, index=True)

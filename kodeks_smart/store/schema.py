@@ -6,7 +6,14 @@ models module adds one import line below.
 
 from __future__ import annotations
 
-from kodeks_smart.store import models
+# Each module registers its tables on Base.metadata when imported.
+from kodeks_smart.store import (  # noqa: F401
+    alert_models,
+    ingest_models,
+    models,
+    notify_models,
+    web_models,
+)
 
 metadata = models.Base.metadata
 
