@@ -43,7 +43,6 @@ UPLOAD_FORMATS = ("zip", "xml", "status")
 UPLOAD_SOURCES = ("agent", "manual", "web", "pull")
 
 
-
 def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
