@@ -16,7 +16,7 @@ from kodeks_smart.ingest import routes as ingest_routes
 from kodeks_smart.notify import worker as notify_worker
 from kodeks_smart.runtime import Services
 from kodeks_smart.scheduler import Scheduler
-from kodeks_smart.web import admin_api, api, cabinet, errors, system
+from kodeks_smart.web import admin_api, api, cabinet, errors, selfservice, system
 from kodeks_smart.web import runbooks as runbook_pages
 from kodeks_smart.web.middleware import RequestContextMiddleware
 
@@ -61,6 +61,7 @@ def create_app(services: Services, role: Role = "all") -> FastAPI:
     app.include_router(api.router)
     app.include_router(admin_api.router)
     app.include_router(cabinet.router)
+    app.include_router(selfservice.router)
     app.include_router(runbook_pages.router)
     app.mount("/static", StaticFiles(packages=[("kodeks_smart.web", "static")]), name="static")
     return app

@@ -106,6 +106,7 @@ def box() -> SecretBox:
 @pytest.fixture
 def services(db: Database, box: SecretBox, hashing: PasswordHashing, tmp_path: Path) -> Services:
     """Services over the test database, with the scheduler off (tests run jobs explicitly)."""
+    (tmp_path / "data").mkdir(mode=0o700, exist_ok=True)
     settings = Settings.from_values(
         {
             "database_url": db.url,

@@ -91,15 +91,23 @@ def _login_limiter(request: Request) -> KeyedRateLimiter:
     return limiter
 
 
-def _session_info(request: Request, db: Session) -> sessions.SessionInfo:
-    info = sessions.load_session(db, request.cookies.get(sessions.COOKIE), utcnow())
+def _session_info(
+    request: Request, services: Services, cabinet_id: int | None = None
+) -> sessions.SessionInfo:
+    """The request's session, checked and touched in a short write transaction of its own, so that
+    the page itself reads without holding SQLite's write lock (a page may write in its own transaction)."""
+    with services.db.write() as db:
+        info = sessions.load_session(db, request.cookies.get(sessions.COOKIE), utcnow())
+        if info is not None and cabinet_id is not None and info.cabinet_id != cabinet_id:
+            sessions.remember_cabinet(db, info.session_id, cabinet_id)
     if info is None:
         raise LoginRequired(str(request.url.path))
     return info
 
 
 def page_db(services: Services = Depends(get_services)) -> Any:
-    with services.db.write() as session:
+    """A read session for the page (reads see one consistent snapshot)."""
+    with services.db.session() as session:
         yield session
 
 
@@ -109,14 +117,14 @@ def cabinet_page(
     services: Services = Depends(get_services),
     db: Session = Depends(page_db),
 ) -> Page:
-    info = _session_info(request, db)
+    info = _session_info(request, services)
     account_scope = Scope.for_account(db, info.account)
     visible = Tenant(db, account_scope).list(Cabinet, order_by=Cabinet.name)
     cabinet = next((c for c in visible if c.id == cabinet_id), None)
     if cabinet is None:
         raise HTTPException(404, "Кабинет не найден")
     if info.cabinet_id != cabinet.id:
-        sessions.remember_cabinet(db, info.session_id, cabinet.id)
+        _session_info(request, services, cabinet.id)
     dealer = db.get(Dealer, cabinet.dealer_id)
     assert dealer is not None
     scope = account_scope.narrowed_to(cabinet.id, cabinet.dealer_id)
@@ -193,18 +201,23 @@ async def login(
 
 
 @router.post("/logout")
-def logout(request: Request, csrf_token: str = Form(""), db: Session = Depends(page_db)) -> Response:
-    info = sessions.load_session(db, request.cookies.get(sessions.COOKIE), utcnow())
-    if info is not None and sessions.csrf_ok(info.csrf_token, csrf_token):
-        sessions.end_session(db, request.cookies.get(sessions.COOKIE))
+def logout(
+    request: Request, csrf_token: str = Form(""), services: Services = Depends(get_services)
+) -> Response:
+    with services.db.write() as db:
+        info = sessions.load_session(db, request.cookies.get(sessions.COOKIE), utcnow())
+        if info is not None and sessions.csrf_ok(info.csrf_token, csrf_token):
+            sessions.end_session(db, request.cookies.get(sessions.COOKIE))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(sessions.COOKIE)
     return response
 
 
 @router.get("/")
-def home(request: Request, db: Session = Depends(page_db)) -> Response:
-    info = _session_info(request, db)
+def home(
+    request: Request, services: Services = Depends(get_services), db: Session = Depends(page_db)
+) -> Response:
+    info = _session_info(request, services)
     visible = Tenant(db, Scope.for_account(db, info.account)).list(Cabinet, order_by=Cabinet.name)
     if not visible:
         return TEMPLATES.TemplateResponse(

@@ -38,6 +38,13 @@ def login(client: TestClient, user: str, password: str) -> None:
     assert response.status_code == 303, response.text
 
 
+def csrf_of(client: TestClient, path: str) -> str:
+    page = client.get(path, headers=HTML)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token, page.text[:500]
+    return token.group(1)
+
+
 def add_alerts(db: Database, tenants: Tenants) -> None:
     now = utcnow()
     with db.write() as s:
