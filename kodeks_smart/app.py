@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from kodeks_smart import jobs
 from kodeks_smart.ingest import routes as ingest_routes
 from kodeks_smart.notify import worker as notify_worker
+from kodeks_smart.probes.runner import ProbeRunner
 from kodeks_smart.runtime import Services
 from kodeks_smart.scheduler import Scheduler
 from kodeks_smart.web import admin_api, api, cabinet, errors, selfservice, system
@@ -36,14 +37,19 @@ def create_app(services: Services, role: Role = "all") -> FastAPI:
     """Build the ASGI app. The scheduler runs inside it for roles ``all`` and ``worker``."""
     run_scheduler = role in ("all", "worker") and services.settings.scheduler
     scheduler = build_scheduler(services) if run_scheduler else None
+    probe_runner = ProbeRunner(services) if run_scheduler and services.settings.probes else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if scheduler is not None:
             await scheduler.start()
+        if probe_runner is not None:
+            await probe_runner.start()
         try:
             yield
         finally:
+            if probe_runner is not None:
+                await probe_runner.stop(grace=services.settings.shutdown_timeout)
             if scheduler is not None:
                 # The delivery loop would otherwise wait out its run before the scheduler can stop.
                 notify_worker.stop(services)

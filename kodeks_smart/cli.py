@@ -332,6 +332,10 @@ app.command("import")(onboarding_cli.import_lists)
 app.command("template")(onboarding_cli.template)
 app.add_typer(onboarding_cli.agent_app, name="agent")
 
+from kodeks_smart.probes import cli as probes_cli  # noqa: E402
+
+app.command("probe")(probes_cli.probe)
+
 
 def main() -> None:
     try:

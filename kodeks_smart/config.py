@@ -82,6 +82,33 @@ class Settings:
         "", "PEM file of CA certificates trusted for SMTP TLS instead of the system ones (empty: system)."
     )
     notify_keep_days: int = _opt(90, "Days delivered and failed notifications are kept in the outbox.")
+    probes: bool = _opt(
+        True, "Probe internet-reachable installations and online accesses (`smart serve --role all|worker`)."
+    )
+    probe_interval: float = _opt(
+        60.0, "Seconds between two probe cycles of an installation (per installation: probe_interval)."
+    )
+    probe_timeout: float = _opt(
+        10.0, "Timeout of one network step of a probe (connect, one request), seconds."
+    )
+    probe_concurrency: int = _opt(500, "Most probe cycles running at once in one process.")
+    probe_host_concurrency: int = _opt(50, "Most probe cycles running at once against one host.")
+    probe_shard: str = _opt("", "i/N: this worker probes the objects whose id modulo N is i (empty: all).")
+    probe_tls_verify: bool = _opt(
+        False, "Verify TLS certificates of probed installations (agents use curl -k)."
+    )
+    probe_online_interval: float = _opt(3600.0, "Seconds between two checks of an online access.")
+    probe_pull: bool = _opt(True, "Pull sysinfo and sysmon metrics from probed installations into ingest.")
+    probe_sysinfo_interval: float = _opt(3600.0, "Seconds between two sysinfo pulls of an installation.")
+    probe_sysmon_interval: float = _opt(
+        900.0, "Seconds between two /sysmon/metrics pulls of an installation."
+    )
+    probe_pull_window_minutes: int = _opt(
+        60, "Minutes after an installation's backup and restart times during which nothing is pulled."
+    )
+    probe_latency_window: float = _opt(
+        900.0, "Seconds over which probe latencies are aggregated into one row."
+    )
 
     ENV_PREFIX: ClassVar[str] = "SMART_"
 
@@ -181,6 +208,24 @@ class Settings:
                 raise ConfigError(f"SMART_{name.upper()}: must be positive")
         if self.zip_max_ratio < 1:
             raise ConfigError("SMART_ZIP_MAX_RATIO: must be at least 1")
+        for name in (
+            "probe_interval",
+            "probe_timeout",
+            "probe_concurrency",
+            "probe_host_concurrency",
+            "probe_online_interval",
+            "probe_sysinfo_interval",
+            "probe_sysmon_interval",
+            "probe_latency_window",
+        ):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"SMART_{name.upper()}: must be positive")
+        if self.probe_pull_window_minutes < 0:
+            raise ConfigError("SMART_PROBE_PULL_WINDOW_MINUTES: must not be negative")
+        if self.probe_shard.strip():
+            index, _, count = self.probe_shard.partition("/")
+            if not (index.strip().isdigit() and count.strip().isdigit() and int(index) < int(count)):
+                raise ConfigError(f"SMART_PROBE_SHARD: expected i/N, 0 <= i < N, got {self.probe_shard!r}")
 
     def describe(self) -> list[tuple[str, str, str]]:
         """(environment name, value with secrets masked, help) for every setting."""

@@ -73,6 +73,7 @@ def demo_settings(directory: Path, port: int, host: str) -> Settings:
         secret_key_file=str(directory / "secret.key"),
         port=port,
         host=host,
+        probes=True,
     )
 
 

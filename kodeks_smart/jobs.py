@@ -4,12 +4,18 @@ retention) add theirs here."""
 from __future__ import annotations
 
 import asyncio
+import logging
+
+from sqlalchemy.exc import OperationalError
 
 from kodeks_smart.alerts.sink import alert_jobs
 from kodeks_smart.ingest.jobs import ingest_jobs
 from kodeks_smart.notify.worker import notify_jobs
+from kodeks_smart.probes.jobs import probe_jobs
 from kodeks_smart.runtime import Services
 from kodeks_smart.scheduler import Job
+
+log = logging.getLogger(__name__)
 
 
 def _store_maintenance(services: Services) -> None:
@@ -17,8 +23,12 @@ def _store_maintenance(services: Services) -> None:
     db = services.db
     with db.engine.connect() as conn:
         if db.is_sqlite:
-            conn.exec_driver_sql("PRAGMA optimize")
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            try:
+                conn.exec_driver_sql("PRAGMA optimize")
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            except OperationalError as exc:
+                # A busy writer can hold a table lock; the next run (an hour later) catches up.
+                log.info("store maintenance skipped: %s", exc)
         else:
             conn.exec_driver_sql("ANALYZE")
         conn.commit()
@@ -33,4 +43,5 @@ def default_jobs(services: Services) -> list[Job]:
         *ingest_jobs(services),
         *notify_jobs(services),
         *alert_jobs(services),
+        *probe_jobs(services),
     ]

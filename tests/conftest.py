@@ -113,6 +113,7 @@ def services(db: Database, box: SecretBox, hashing: PasswordHashing, tmp_path: P
             "data_dir": str(tmp_path / "data"),
             "secret_key_file": str(tmp_path / "secret.key"),
             "scheduler": False,
+            "probes": False,
         }
     )
     return Services(settings=settings, db=db, box=box, hashing=hashing)

@@ -33,6 +33,8 @@ def smart_env(home: Path, port: int, database_url: str | None = None, **extra: s
         SMART_HOST="127.0.0.1",
         SMART_PORT=str(port),
         SMART_LOG_FORMAT="json",
+        # Test stores name hosts such as alpha.example.ru: a live server must never probe them.
+        SMART_PROBES="false",
     )
     env.update(extra)
     return env

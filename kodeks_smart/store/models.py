@@ -137,6 +137,13 @@ class Installation(Base):
     tz_offset_minutes: Mapped[int] = mapped_column(Integer, default=180)
     test_login: Mapped[str | None] = mapped_column(String(100), nullable=True)
     test_password_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    #: Seconds between two probe cycles; NULL: SMART_PROBE_INTERVAL (probes, migration 0005).
+    probe_interval: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: Daily backup and restart times, "HH:MM" local time, from /admin/pref or configured.
+    backup_time: Mapped[str | None] = mapped_column(String(5), nullable=True)
+    restart_time: Mapped[str | None] = mapped_column(String(5), nullable=True)
+    #: SMART pulls sysinfo and sysmon metrics from the installation itself (managers.csv "download").
+    pull: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -12,6 +12,7 @@ from kodeks_smart.store import (  # noqa: F401
     ingest_models,
     models,
     notify_models,
+    probe_models,
     web_models,
 )
 

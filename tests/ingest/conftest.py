@@ -8,37 +8,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
 from kodeks_smart.app import create_app
-from kodeks_smart.config import Settings
 from kodeks_smart.ingest.consumer import drain
 from kodeks_smart.ingest.context import IngestContext
-from kodeks_smart.lib.secrets import PasswordHashing, SecretBox
 from kodeks_smart.runtime import Services
-from kodeks_smart.store.db import Database
 from tests.conftest import Tenants
 
 DEALER = "0599ROGAIKOPITA"
 OTHER_DEALER = "rogaikopita599"
-
-
-@pytest.fixture
-def services(db: Database, tmp_path: Path, box: SecretBox, hashing: PasswordHashing) -> Services:
-    settings = Settings.from_values(
-        {
-            "database_url": db.url,
-            "data_dir": str(tmp_path / "data"),
-            "secret_key_file": str(tmp_path / "secret.key"),
-            "scheduler": False,
-        }
-    )
-    (tmp_path / "data").mkdir()
-    return Services(settings=settings, db=db, box=box, hashing=hashing)
 
 
 @pytest.fixture
