@@ -23,7 +23,6 @@ from sqlalchemy import (
     CheckConstraint,
     Float,
     ForeignKey,
-    ForeignKeyConstraint,
     Index,
     Integer,
     String,
@@ -32,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kodeks_smart.store.models import Base
+from kodeks_smart.store.models import Base, tenant_fk
 from kodeks_smart.store.types import BigIntPK, utcnow
 
 CHECK_STATUSES = ("ok", "fail", "expected", "unknown")
@@ -48,12 +47,6 @@ ABNORMAL_STATES = (
 )
 
 
-def _tenant_fk() -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(
-        ["cabinet_id", "dealer_id"], ["cabinets.id", "cabinets.dealer_id"], ondelete="CASCADE"
-    )
-
-
 def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
@@ -66,7 +59,7 @@ class ProbeCheck(Base):
 
     __tablename__ = "probe_checks"
     __table_args__ = (
-        _tenant_fk(),
+        tenant_fk(),
         UniqueConstraint("installation_id", "check_name"),
         UniqueConstraint("online_access_id", "check_name"),
         CheckConstraint(_in("status", CHECK_STATUSES), name="status"),
@@ -100,7 +93,7 @@ class ProbeStateInterval(Base):
 
     __tablename__ = "probe_state_intervals"
     __table_args__ = (
-        _tenant_fk(),
+        tenant_fk(),
         CheckConstraint(_in("state", ABNORMAL_STATES), name="state"),
         Index("ix_probe_state_intervals_inst_started", "installation_id", "started_at"),
         Index("ix_probe_state_intervals_open", "installation_id", "ended_at"),
@@ -123,7 +116,7 @@ class ProbeLatency(Base):
 
     __tablename__ = "probe_latency"
     __table_args__ = (
-        _tenant_fk(),
+        tenant_fk(),
         CheckConstraint(_ONE_TARGET, name="target"),
         Index("ix_probe_latency_inst_at", "installation_id", "at"),
         Index("ix_probe_latency_online_at", "online_access_id", "at"),
@@ -154,7 +147,7 @@ class OnlineBillingReading(Base):
 
     __tablename__ = "online_billing_readings"
     __table_args__ = (
-        _tenant_fk(),
+        tenant_fk(),
         Index("ix_online_billing_readings_access_read", "online_access_id", "read_at"),
     )
 
