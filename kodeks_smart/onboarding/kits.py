@@ -24,6 +24,7 @@ import re
 import shlex
 import stat
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -79,6 +80,20 @@ class QuietWindow:
         if window.start == window.end or len(window.excluded_hours()) > 20:
             raise KitError(f"окно обслуживания «{text}»: агентам должно оставаться хотя бы 4 часа в сутки")
         return window
+
+    @classmethod
+    def around(cls, times: Sequence[str | None], after_minutes: int = 60) -> QuietWindow | None:
+        """The window from the installation's first known daily backup/restart time to an hour after
+        the last one (the shorter way round the clock); None when no time is known."""
+        minutes = sorted(
+            int(t[:-3]) * 60 + int(t[-2:]) for t in times if t and re.fullmatch(r"\d{1,2}:\d{2}", t)
+        )
+        if not minutes:
+            return None
+        start, last = minutes[0], minutes[-1]
+        if last - start > 720:  # e.g. 23:30 and 01:00: the window crosses midnight
+            start, last = last, start
+        return cls(start, (last + after_minutes) % 1440)
 
     def excluded_hours(self) -> list[int]:
         """Whole hours that touch the window (the schedules below work in hours)."""
@@ -535,5 +550,9 @@ def request_for_client(
         pk_password=password,
         proxy=check_proxy(proxy) if proxy else None,
         install_dir=check_install_dir(os, install_dir) if install_dir else None,
-        quiet_window=QuietWindow.parse(quiet_window) if quiet_window else None,
+        quiet_window=(
+            QuietWindow.parse(quiet_window)
+            if quiet_window
+            else QuietWindow.around([inst.backup_time, inst.restart_time])
+        ),
     )
