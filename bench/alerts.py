@@ -53,7 +53,7 @@ class Sink:
         self.arrivals: list[tuple[float, str]] = []
         self.lock = threading.Lock()
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         text = bytes(envelope.content).decode("utf-8", "replace")
         with self.lock:
             self.arrivals.append((time.monotonic(), text))
