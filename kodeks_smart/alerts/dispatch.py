@@ -23,7 +23,14 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from kodeks_smart.alerts.catalogue import RULES, RuleSpec
-from kodeks_smart.alerts.mute import CountInhibitor, Inhibitor, Muter, Silencer, first_reason
+from kodeks_smart.alerts.mute import (
+    CountInhibitor,
+    Inhibitor,
+    MaintenanceWindows,
+    Muter,
+    Silencer,
+    first_reason,
+)
 from kodeks_smart.store.alert_models import AlertEvent, AlertState
 
 
@@ -49,7 +56,7 @@ class DispatchResult:
 
 
 def default_muters() -> list[Muter]:
-    return [Silencer(), Inhibitor(), CountInhibitor()]
+    return [Silencer(), MaintenanceWindows(), Inhibitor(), CountInhibitor()]
 
 
 class Dispatcher:

@@ -7,16 +7,18 @@ more (a silence expires, the blocking alert resolves) if they are still firing.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from kodeks_smart.alerts.catalogue import COUNT_FOR
+from kodeks_smart.alerts.catalogue import COUNT_FOR, RULES
 from kodeks_smart.store.alert_models import AlertState, Silence
+from kodeks_smart.store.models import Installation
 
 #: source rule active on an installation → rules whose alerts on that installation it explains.
 #: Server unreachable explains everything above TCP; maintenance explains failing logins and pages;
@@ -166,6 +168,57 @@ class CountInhibitor:
         if count_rule is not None and (count_rule.name, state.cabinet_id) in self._active:
             return f"входит в {count_rule.name}"
         return None
+
+
+class MaintenanceWindows:
+    """An installation's known daily backup and restart times are planned maintenance: for an hour
+    from each (local time of the installation), its probe alerts stay quiet."""
+
+    def __init__(self, length: timedelta = timedelta(hours=1)) -> None:
+        self.length = length
+        self._muted: dict[int, str] = {}
+
+    def prepare(self, session: Session, now: datetime, candidates: Sequence[AlertState]) -> None:
+        self._muted = {}
+        ids = {c.installation_id for c in candidates if c.installation_id and _is_probe(c.rule)}
+        if not ids:
+            return
+        rows = session.execute(
+            select(
+                Installation.id,
+                Installation.tz_offset_minutes,
+                Installation.backup_time,
+                Installation.restart_time,
+            ).where(Installation.id.in_(ids))
+        )
+        for inst_id, offset, *times in rows:
+            local = now + timedelta(minutes=offset or 0)
+            for text in times:
+                start = _today_at(local, text)
+                if start is None:
+                    continue
+                for day in (start - timedelta(days=1), start):
+                    if day <= local < day + self.length:
+                        self._muted[inst_id] = f"плановое обслуживание ПК с {text}"
+
+    def reason(self, state: AlertState) -> str | None:
+        if state.installation_id is None or not _is_probe(state.rule):
+            return None
+        return self._muted.get(state.installation_id)
+
+
+def _is_probe(rule: str) -> bool:
+    spec = RULES.get(rule)
+    return spec is not None and spec.source == "probe"
+
+
+def _today_at(local: datetime, text: str | None) -> datetime | None:
+    if not text or not re.fullmatch(r"\d{1,2}:\d{2}", text):
+        return None
+    hours, minutes = (int(part) for part in text.split(":"))
+    if hours > 23 or minutes > 59:
+        return None
+    return local.replace(hour=hours, minute=minutes, second=0, microsecond=0)
 
 
 def first_reason(muters: Iterable[Muter], state: AlertState) -> str | None:

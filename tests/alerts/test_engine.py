@@ -244,3 +244,21 @@ def test_an_alert_that_comes_back_before_its_resolved_went_out_keeps_firing(
     cycle(db, pipeline, T0 + timedelta(minutes=6))
     assert states(db)[("KodeksTcpStatus", "inst:1")] == "firing"
     assert sink.names() == [("firing", "KodeksTcpStatus", 1)]
+
+
+def test_probe_alerts_stay_quiet_during_the_installations_planned_backup_hour(
+    db: Database, world: World, tenants: Tenants, pipeline: tuple[Evaluator, Dispatcher, Sink]
+) -> None:
+    from kodeks_smart.store.models import Installation
+
+    with db.write() as s:
+        inst = s.scalars(select(Installation).where(Installation.cabinet_id == tenants.cabinet_a)).one()
+        inst.backup_time, inst.tz_offset_minutes = "12:00", 180  # T0 is 09:00 UTC = 12:00 local
+        inst_id = inst.id
+    world.facts.add(("KodeksTcpStatus", inst_id, tenants.cabinet_a))
+    for minute in (0, 3, 4, 30):
+        cycle(db, pipeline, T0 + timedelta(minutes=minute))
+    assert pipeline[2].sent == []
+    assert states(db)[("KodeksTcpStatus", f"inst:{inst_id}")] == "firing"
+    cycle(db, pipeline, T0 + timedelta(minutes=61))
+    assert pipeline[2].names() == [("firing", "KodeksTcpStatus", 1)]
