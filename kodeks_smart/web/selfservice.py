@@ -12,6 +12,8 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from kodeks_smart.alerts.catalogue import RULES
+from kodeks_smart.alerts.silences import add_silence, expire_silence, parse_duration, silences_in_scope
 from kodeks_smart.ingest.consumer import wakeup_for
 from kodeks_smart.ingest.context import IngestContext
 from kodeks_smart.ingest.errors import IngestError
@@ -23,6 +25,7 @@ from kodeks_smart.onboarding.report import render as render_import
 from kodeks_smart.onboarding.service import Source, run_import
 from kodeks_smart.store.admin import AdminError
 from kodeks_smart.store.models import Client, Installation, Manager, OnlineAccess
+from kodeks_smart.store.types import utcnow
 from kodeks_smart.web.cabinet import Page, cabinet_page, require_csrf
 from kodeks_smart.web.tables import XLSX_TYPE, Column, export, paginate
 
@@ -265,4 +268,76 @@ def template_download(
     ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_")
     return Response(
         data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{ascii_name}"'}
+    )
+
+
+# -- silences -------------------------------------------------------------------------------------
+
+DURATIONS = (("1h", "1 час"), ("4h", "4 часа"), ("1d", "сутки"), ("3d", "3 дня"), ("7d", "неделя"))
+
+
+@router.get("/c/{cabinet_id}/silences", response_class=HTMLResponse)
+def silences_page(page: Annotated[Page, Depends(cabinet_page)], message: str = "") -> Response:
+    now = utcnow()
+    silences = silences_in_scope(page.db, page.scope, now, include_expired=True)[:200]
+    return page.render(
+        "silences.html",
+        title="Тишина (отключение оповещений)",
+        silences=silences,
+        now=now,
+        clients=sorted(c.short_name for c in page.tenant.list(Client)),
+        rules=sorted(RULES),
+        durations=DURATIONS,
+        message=message,
+    )
+
+
+@router.post("/c/{cabinet_id}/silences")
+def silence_add(
+    page: Annotated[Page, Depends(cabinet_page)],
+    duration: Annotated[str, Form()],
+    comment: Annotated[str, Form()],
+    client: Annotated[str, Form()] = "",
+    rule: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    require_csrf(page, csrf_token)
+    if client and page.db.scalars(page.tenant.select(Client, Client.short_name == client)).first() is None:
+        raise HTTPException(404, "Клиент не найден")
+    if not comment.strip():
+        raise HTTPException(422, "Укажите причину: её увидят коллеги")
+    now = utcnow()
+    with page.services.db.write() as s:
+        try:
+            silence = add_silence(
+                s,
+                author=page.info.account.login,
+                ends_at=now + parse_duration(duration),
+                now=now,
+                dealer_code=page.dealer.code,
+                cabinet_name=page.cabinet.name,
+                matchers={"client": client, "rule": rule},
+                comment=comment.strip(),
+            )
+        except AdminError as exc:
+            raise HTTPException(422, str(exc)) from None
+        ident = silence.id
+    return RedirectResponse(
+        f"/c/{page.cabinet.id}/silences?message=Тишина %23{ident} включена", status_code=303
+    )
+
+
+@router.post("/c/{cabinet_id}/silences/{silence_id}/expire")
+def silence_expire(
+    page: Annotated[Page, Depends(cabinet_page)], silence_id: int, csrf_token: Annotated[str, Form()] = ""
+) -> Response:
+    require_csrf(page, csrf_token)
+    with page.services.db.write() as s:
+        found = next((x for x in silences_in_scope(s, page.scope, utcnow()) if x.id == silence_id), None)
+        # A cabinet user ends only his cabinet's silences; dealer-wide ones belong to the administrator.
+        if found is None or (found.cabinet_id != page.cabinet.id and page.info.account.role == "cabinet"):
+            raise HTTPException(404, "Тишина не найдена")
+        expire_silence(s, page.scope, silence_id, utcnow())
+    return RedirectResponse(
+        f"/c/{page.cabinet.id}/silences?message=Тишина %23{silence_id} снята", status_code=303
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,72 @@ def test_the_import_page_checks_a_list_without_changing_anything_in_a_dry_run(
         assert len(s.scalars(select(Client)).all()) == before
     template = app_client.get(f"/c/{tenants.cabinet_a}/templates/original-online")
     assert template.status_code == 200 and template.headers["content-type"].startswith("text/csv")
+
+
+def test_a_manager_silences_his_clients_alerts_and_ends_it_early(
+    app_client: TestClient, services: Services, tenants: Tenants
+) -> None:
+    from kodeks_smart.store.alert_models import Silence
+
+    login(app_client, "alice", "alice-password")
+    token = csrf_of(app_client, f"/c/{tenants.cabinet_a}/silences")
+    response = app_client.post(
+        f"/c/{tenants.cabinet_a}/silences",
+        data={
+            "client": "alpha_client",
+            "rule": "KodeksIcmp",
+            "duration": "4h",
+            "comment": "переезд сервера",
+            "csrf_token": token,
+        },
+    )
+    assert response.status_code == 303
+    with services.db.session() as s:
+        silence = s.scalars(select(Silence)).one()
+        assert silence.matchers == {"client": "alpha_client", "rule": "KodeksIcmp"}
+        assert (silence.dealer_id, silence.cabinet_id, silence.author) == (
+            tenants.dealer_id,
+            tenants.cabinet_a,
+            "alice",
+        )
+    page = app_client.get(f"/c/{tenants.cabinet_a}/silences", headers=HTML)
+    assert "переезд сервера" in page.text
+    assert (
+        app_client.post(
+            f"/c/{tenants.cabinet_a}/silences",
+            data={"client": "beta_client", "duration": "1h", "comment": "x", "csrf_token": token},
+        ).status_code
+        == 404
+    )
+    expired = app_client.post(
+        f"/c/{tenants.cabinet_a}/silences/{silence.id}/expire", data={"csrf_token": token}
+    )
+    assert expired.status_code == 303
+    with services.db.session() as s:
+        ended = s.get(Silence, silence.id)
+        assert ended is not None and ended.ends_at <= ended.created_at + timedelta(minutes=1)
+
+
+def test_bob_cannot_see_or_end_alices_silence(
+    app_client: TestClient, services: Services, tenants: Tenants
+) -> None:
+    login(app_client, "alice", "alice-password")
+    token = csrf_of(app_client, f"/c/{tenants.cabinet_a}/silences")
+    app_client.post(
+        f"/c/{tenants.cabinet_a}/silences",
+        data={
+            "client": "alpha_client",
+            "duration": "1h",
+            "comment": "секретная причина",
+            "csrf_token": token,
+        },
+    )
+    app_client.cookies.clear()
+    login(app_client, "bob", "bob-password")
+    page = app_client.get(f"/c/{tenants.cabinet_b}/silences", headers=HTML)
+    assert "секретная причина" not in page.text
+    token_b = csrf_of(app_client, f"/c/{tenants.cabinet_b}/silences")
+    assert (
+        app_client.post(f"/c/{tenants.cabinet_b}/silences/1/expire", data={"csrf_token": token_b}).status_code
+        == 404
+    )
