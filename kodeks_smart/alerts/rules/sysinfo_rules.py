@@ -1,0 +1,855 @@
+"""Conditions of the rules fed by sysinfo reports (source ``sysinfo``) and by ingest bookkeeping (``meta``).
+
+State rules read the **latest** report of each installation (the newest ``sysinfo_reports`` row by report
+time) and the snapshot rows of its upload; an alert resolves when a newer report no longer shows the fault:
+
+* ``KodeksDBerrorsCode2007`` / ``KodeksDBerrorsCodeXXX`` / ``KodeksDBerrorsNoCode`` — one instance per
+  (installation, database and volume, code) for every volume error and every skipped OperUp package of the
+  latest report. The code is the one the report gives (``code`` / ``altCode``), else the one
+  `kodeks_smart.alerts.error_codes.db_error_rule` extracts from the message; 2007/4103 → Code2007, any
+  other code → CodeXXX, none → NoCode (then the message text is part of the key).
+* ``KodeksDBOperUpToOld`` — one instance per OperUp file modified more than 3 days before the report.
+* ``KodeksOfflineSensLockCheck`` — the report's protection block says ``status="error"`` or gives an error
+  code; ``KodeksXmlSensLockStatus`` — the block is missing or its status is not ``ok``.
+* ``KodeksLicenseExpiring2day/7day/90day`` — per database: fewer than 2 / 7 / 90 days from today (the
+  installation's local date at evaluation time) to the licence's last day; the levels are independent and
+  an expired licence keeps all three. ``KodeksDBLicensesZero`` — a database without a licence end date.
+* ``KodeksUnsupportedButUsed`` — ``supportUntil`` of the report is before today and users logged in or made
+  DB requests after that day (within the last 30 days); ``value`` = how many users.
+* ``KodeksUserActivityIsLow`` / ``KodeksUserAInvolvementIsLow`` — from the 20th to the end of the month
+  (installation's local date), when the latest report is of this month: the month-to-date counters of the
+  users it lists. Activity = DB requests + opened documents (licensed and free) + saved + printed + kAssist
+  requests + services, below 20; involvement = users with DB requests × 100 / seats, below 60 %.
+
+Event rules fire for 24 hours after the event (the window ``now - 24 h``), one instance per event or user:
+
+* ``KodeksSearchIsEmpty`` / ``KodeksSearchError`` — per search with ``result`` empty / error;
+* ``KodeksDetectOverUserError`` — per user refused with 2008 (4106, ``no-seats``); ``value`` = refusals;
+* ``KodeksNewUser`` — per account first seen in the last 24 hours, listed in the latest report, and not in
+  the installation's first report (the first report only sets the baseline).
+
+``SmartXMLfileIsToOld`` (meta) — per installation that has an accepted (processed) sysinfo report: the
+latest one was made more than 48 hours ago, or its upload was last received more than 48 hours ago (an agent
+that keeps resending an old file does not count as a working chain).
+
+Each condition is one or two SQL queries over all installations. Keys are ``inst:<id>`` followed by the
+object (``:db:…``, ``:operup:…``, ``:search:<row id>``…); labels carry ``client`` (short name), ``dealer``
+(code), ``clientname`` and ``regnum`` from the report, ``installation`` and the summary's fields. Times in
+labels are the installation's local time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import operator
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import reduce
+from typing import Any
+
+from sqlalchemy import Select, and_, case, func, or_, select, true
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
+from sqlalchemy.sql.elements import ColumnElement, Label
+from sqlalchemy.sql.selectable import Subquery
+
+from kodeks_smart.alerts.engine import Condition, Instance
+from kodeks_smart.alerts.error_codes import (
+    CODE_2007,
+    RULE_2007,
+    RULE_CODED,
+    RULE_NO_CODE,
+    db_error_rule,
+    extract_codes,
+)
+from kodeks_smart.store.ingest_models import (
+    SysinfoDatabase,
+    SysinfoDbError,
+    SysinfoLogin,
+    SysinfoOperUpFile,
+    SysinfoRefusal,
+    SysinfoReportRow,
+    SysinfoSearch,
+    SysinfoUsageHour,
+    SysinfoUser,
+    Upload,
+)
+from kodeks_smart.store.models import Client, Dealer, Installation
+
+OPERUP_TOO_OLD = timedelta(days=3)
+EVENT_WINDOW = timedelta(hours=24)
+XML_TOO_OLD = timedelta(hours=48)
+UNSUPPORTED_ACTIVITY_WINDOW = timedelta(days=30)
+#: Days before the licence's last day below which each rule holds.
+EXPIRY_DAYS = {
+    "KodeksLicenseExpiring2day": 2,
+    "KodeksLicenseExpiring7day": 7,
+    "KodeksLicenseExpiring90day": 90,
+}
+#: Day of the month from which the month-to-date rules are checked, and their thresholds.
+MONTH_CHECK_DAY = 20
+ACTIVITY_MIN = 20
+INVOLVEMENT_MIN = 60.0
+#: refusal code (and its new-style alternate) of "no free seats".
+NO_SEATS_CODE, NO_SEATS_ALT = 2008, 4106
+NO_SEATS_REASON = "no-seats"
+
+
+# -- the latest report of each installation and its owner -----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """An installation with what its latest report says about it."""
+
+    installation_id: int
+    dealer_id: int
+    cabinet_id: int
+    client_id: int
+    client: str
+    dealer: str
+    report_at: datetime
+    offset_minutes: int
+    regnum: str | None
+    clientname: str | None
+    seats: int | None
+    support_until: date | None
+    protection_status: str | None
+    protection_code: int | None
+    protection_message: str | None
+
+    @classmethod
+    def of(cls, row: RowMapping) -> Owner:
+        return cls(
+            installation_id=row["installation_id"],
+            dealer_id=row["o_dealer_id"],
+            cabinet_id=row["o_cabinet_id"],
+            client_id=row["o_client_id"],
+            client=row["o_client"],
+            dealer=row["o_dealer"],
+            report_at=row["created_at"],
+            offset_minutes=row["utc_offset_minutes"],
+            regnum=row["regnum"],
+            clientname=row["client_legal_name"],
+            seats=row["seats"],
+            support_until=row["support_until"],
+            protection_status=row["protection_status"],
+            protection_code=row["protection_code"],
+            protection_message=row["protection_message"],
+        )
+
+    @property
+    def offset(self) -> timedelta:
+        return timedelta(minutes=self.offset_minutes)
+
+    def local(self, moment: datetime) -> datetime:
+        """``moment`` as the installation's wall-clock time (naive)."""
+        return (moment + self.offset).replace(tzinfo=None)
+
+    def today(self, now: datetime) -> date:
+        return self.local(now).date()
+
+    def stamp(self, moment: datetime | None) -> str:
+        return "" if moment is None else self.local(moment).strftime("%d.%m.%Y %H:%M")
+
+    def instance(self, rule: str, suffix: str | None, **labels: Any) -> Instance:
+        found: dict[str, Any] = {
+            "client": self.client,
+            "dealer": self.dealer,
+            "clientname": self.clientname,
+            "regnum": self.regnum,
+            "installation": self.installation_id,
+        }
+        found.update(labels)
+        key = f"inst:{self.installation_id}" + (f":{suffix}" if suffix else "")
+        return Instance(
+            rule,
+            key,
+            self.dealer_id,
+            self.cabinet_id,
+            client_id=self.client_id,
+            installation_id=self.installation_id,
+            labels=found,
+        )
+
+
+def latest_reports(session: Session) -> Subquery:
+    """The newest report row of every installation (by report time, then by row id).
+
+    Picked per installation through the ``(client_id, created_at)`` index, walked backwards, so the cost
+    does not grow with the months of hourly reports kept: a LATERAL subquery on PostgreSQL (a correlated
+    one in the join would make it scan every report row for a hash join), a correlated scalar subquery
+    giving the row id on SQLite (which has no LATERAL; its index carries the row id, so the order is free).
+    """
+    r, inst = SysinfoReportRow, aliased(Installation)
+    columns = (
+        r.id.label("report_id"),
+        r.upload_id,
+        r.installation_id,
+        r.client_id,
+        r.created_at,
+        r.utc_offset_minutes,
+        r.regnum,
+        r.client_legal_name,
+        r.seats,
+        r.support_until,
+        r.protection_status,
+        r.protection_code,
+        r.protection_message,
+    )
+    newest_first = (r.created_at.desc(), r.id.desc())
+    if session.get_bind().dialect.name == "postgresql":
+        newest = (
+            select(*columns)
+            .where(r.client_id == inst.client_id, r.installation_id == inst.id, r.created_at.is_not(None))
+            .order_by(*newest_first)
+            .limit(1)
+            .lateral("newest")
+        )
+        return select(newest).select_from(inst).join(newest, true()).subquery("latest")
+    other = aliased(SysinfoReportRow)
+    pick = (
+        select(other.id)
+        .where(other.client_id == inst.client_id, other.installation_id == inst.id)
+        .order_by(other.created_at.desc(), other.id.desc())
+        .limit(1)
+        .correlate(inst)
+        .scalar_subquery()
+    )
+    return (
+        select(*columns)
+        .select_from(inst)
+        .join(r, r.id == pick)
+        .where(r.created_at.is_not(None))
+        .subquery("latest")
+    )
+
+
+def owned(latest: Subquery, *columns: ColumnElement[Any]) -> Select[Any]:
+    """Select the latest reports with their installation, client and dealer, plus ``columns``."""
+    return (
+        select(
+            latest,
+            Installation.dealer_id.label("o_dealer_id"),
+            Installation.cabinet_id.label("o_cabinet_id"),
+            Installation.client_id.label("o_client_id"),
+            Client.short_name.label("o_client"),
+            Dealer.code.label("o_dealer"),
+            *columns,
+        )
+        .select_from(latest)
+        .join(Installation, Installation.id == latest.c.installation_id)
+        .join(Client, Client.id == Installation.client_id)
+        .join(Dealer, Dealer.id == Installation.dealer_id)
+    )
+
+
+def _rows(session: Session, stmt: Select[Any]) -> list[tuple[Owner, RowMapping]]:
+    owners: dict[int, Owner] = {}
+    found = []
+    for row in session.execute(stmt).mappings():
+        owner = owners.get(row["installation_id"])
+        if owner is None:
+            owner = owners[row["installation_id"]] = Owner.of(row)
+        found.append((owner, row))
+    return found
+
+
+def with_facts(
+    session: Session,
+    latest: Subquery,
+    model: Any,
+    on: ColumnElement[bool],
+    columns: Sequence[Label[Any]],
+    where: Sequence[ColumnElement[bool]] = (),
+    group_by: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]] = (),
+) -> Select[Any]:
+    """`owned` latest reports joined with rows of ``model`` (``columns``, filtered by ``on`` and ``where``,
+    grouped by ``group_by`` within each installation).
+
+    On PostgreSQL the rows come from a LATERAL subquery, so each installation's rows are found through the
+    fact table's index (its upload, or its client and time): the planner's row estimates for the latest
+    reports are poor and a plain join can turn into a scan of months of facts. SQLite, which has no
+    LATERAL, already drives such a join from the latest reports through the index.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        # OFFSET 0 keeps PostgreSQL from pulling the subquery up into a plain join.
+        facts = select(*columns).where(on, *where).group_by(*group_by).offset(0).lateral("facts")
+        return owned(latest, *(facts.c[c.name] for c in columns)).join(facts, true())
+    stmt = owned(latest, *columns).join(model, on).where(*where)
+    if group_by:
+        stmt = stmt.group_by(*_owner_group(latest), *group_by)
+    return stmt
+
+
+def _short(text: str | None) -> str:
+    """A short stable digest for keys (paths and messages may be long)."""
+    return hashlib.blake2b((text or "").encode("utf-8", "replace"), digest_size=6).hexdigest()
+
+
+def _basename(path: str | None) -> str:
+    if not path:
+        return ""
+    return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+
+# -- DB errors -------------------------------------------------------------------------------------------
+
+
+def classify(code: int | None, alt_code: int | None, text: str | None) -> tuple[str, int | None]:
+    """The DB-error rule of one error and the code it shows: the report's code, else the message's."""
+    given = [c for c in (code, alt_code) if c]
+    if given:
+        if CODE_2007.intersection(given):
+            return RULE_2007, 2007
+        return RULE_CODED, given[0]
+    rule = db_error_rule(text or "")
+    if rule == RULE_2007:
+        return rule, 2007
+    if rule == RULE_CODED:
+        return rule, extract_codes(text or "")[0]
+    return RULE_NO_CODE, None
+
+
+def db_errors(session: Session) -> dict[str, list[Instance]]:
+    """Instances of the three DB-error rules from volume errors and OperUp package errors."""
+    found: dict[str, list[Instance]] = {RULE_2007: [], RULE_CODED: [], RULE_NO_CODE: []}
+    latest = latest_reports(session)
+    e = SysinfoDbError
+    volume_errors = with_facts(
+        session,
+        latest,
+        e,
+        e.upload_id == latest.c.upload_id,
+        [
+            e.database.label("f_database"),
+            e.volume.label("f_volume"),
+            e.code.label("f_code"),
+            e.alt_code.label("f_alt_code"),
+            e.text.label("f_text"),
+            e.occurred_at.label("f_at"),
+        ],
+    )
+    f = SysinfoOperUpFile
+    operup_errors = with_facts(
+        session,
+        latest,
+        f,
+        f.upload_id == latest.c.upload_id,
+        [
+            f.database.label("f_database"),
+            f.path.label("f_volume"),
+            f.error_code.label("f_code"),
+            f.error_text.label("f_text"),
+            f.modified_at.label("f_at"),
+        ],
+        [or_(f.error_code.is_not(None), f.error_text.is_not(None))],
+    )
+    for stmt, kind in ((volume_errors, "db"), (operup_errors, "operup")):
+        for owner, row in _rows(session, stmt):
+            text = row["f_text"] or ""
+            rule, code = classify(row["f_code"], row.get("f_alt_code"), text)
+            database = row["f_database"] or ("OperUp" if kind == "operup" else "")
+            volume = row["f_volume"]
+            shown = f"{database} ({_basename(volume)})" if volume else database
+            what = str(code) if code is not None else f"nocode:{_short(text)}"
+            found[rule].append(
+                owner.instance(
+                    rule,
+                    f"{kind}:{database or '-'}:{_short(volume)}:{what}",
+                    database=shown,
+                    volume=volume,
+                    code=code,
+                    text=text,
+                    date=owner.stamp(row["f_at"]),
+                )
+            )
+    return found
+
+
+def _db_error_rule(rule: str) -> Condition:
+    def condition(session: Session, now: datetime) -> Iterable[Instance]:
+        return db_errors(session)[rule]
+
+    condition.__name__ = f"{rule}_condition"
+    return condition
+
+
+def operup_too_old(session: Session, now: datetime) -> Iterable[Instance]:
+    """OperUp files modified more than 3 days before the latest report."""
+    latest = latest_reports(session)
+    f = SysinfoOperUpFile
+    stmt = with_facts(
+        session,
+        latest,
+        f,
+        f.upload_id == latest.c.upload_id,
+        [f.path.label("f_path"), f.database.label("f_database"), f.modified_at.label("f_at")],
+        # Necessary for "older than 3 days before the report" unless the report is dated a day ahead of now.
+        [f.modified_at < now - OPERUP_TOO_OLD + timedelta(days=1)],
+    )
+    found = []
+    for owner, row in _rows(session, stmt):
+        modified: datetime = row["f_at"]
+        age = owner.report_at - modified
+        if age > OPERUP_TOO_OLD:
+            found.append(
+                owner.instance(
+                    "KodeksDBOperUpToOld",
+                    f"operup:{_short(row['f_path'])}",
+                    filename=row["f_path"],
+                    database=row["f_database"],
+                    date=owner.stamp(modified),
+                    value=f"{age.total_seconds() / 86400:.1f} дн.",
+                )
+            )
+    return found
+
+
+# -- protection (SenseLock) ------------------------------------------------------------------------------
+
+
+def _protection_text(owner: Owner) -> str:
+    if owner.protection_message:
+        return owner.protection_message
+    if owner.protection_code is not None:
+        return f"ошибка защиты {owner.protection_code}"
+    return f"статус ключа: {owner.protection_status or 'не указан'}"
+
+
+def senselock_offline(session: Session, now: datetime) -> Iterable[Instance]:
+    """The latest report's protection block reports a key error (status error or an error code)."""
+    latest = latest_reports(session)
+    stmt = owned(latest).where(
+        or_(latest.c.protection_status == "error", latest.c.protection_code.is_not(None))
+    )
+    return [
+        owner.instance(
+            "KodeksOfflineSensLockCheck",
+            None,
+            text=_protection_text(owner),
+            code=owner.protection_code,
+            date=owner.stamp(owner.report_at),
+        )
+        for owner, _ in _rows(session, stmt)
+    ]
+
+
+def senselock_xml(session: Session, now: datetime) -> Iterable[Instance]:
+    """The latest report has no protection block, or its status is not ``ok``."""
+    latest = latest_reports(session)
+    status = latest.c.protection_status
+    stmt = owned(latest).where(or_(status.is_(None), status != "ok"))
+    found = []
+    for owner, _ in _rows(session, stmt):
+        if owner.protection_status is None and owner.protection_message is None:
+            text = "в отчёте нет блока со статусом ключа"
+        else:
+            text = _protection_text(owner)
+        found.append(
+            owner.instance(
+                "KodeksXmlSensLockStatus",
+                None,
+                text=text,
+                code=owner.protection_code,
+                value=owner.protection_status or "нет данных",
+                date=owner.stamp(owner.report_at),
+            )
+        )
+    return found
+
+
+# -- licences --------------------------------------------------------------------------------------------
+
+
+def _database_label(code: str | None, name: str | None) -> str:
+    if code and name:
+        return f"{code} ({name})"
+    return code or name or "?"
+
+
+def licences_expiring(session: Session, now: datetime) -> dict[str, list[Instance]]:
+    """Databases of the latest reports whose licence ends within 2 / 7 / 90 days of today."""
+    longest = max(EXPIRY_DAYS.values())
+    # Coarse bound in SQL (any installation's "today" is within a day of the UTC date), exact in Python.
+    bound = now.date() + timedelta(days=longest + 1)
+    latest = latest_reports(session)
+    d = SysinfoDatabase
+    stmt = with_facts(
+        session,
+        latest,
+        d,
+        d.upload_id == latest.c.upload_id,
+        [d.code.label("f_code"), d.name.label("f_name"), d.license_to.label("f_to")],
+        [d.license_to.is_not(None), d.license_to < bound],
+    )
+    found: dict[str, list[Instance]] = {rule: [] for rule in EXPIRY_DAYS}
+    for owner, row in _rows(session, stmt):
+        until: date = row["f_to"]
+        left = (until - owner.today(now)).days
+        for rule, days in EXPIRY_DAYS.items():
+            if left < days:
+                found[rule].append(
+                    owner.instance(
+                        rule,
+                        f"licence:{row['f_code'] or _short(row['f_name'])}",
+                        database=_database_label(row["f_code"], row["f_name"]),
+                        date=until.strftime("%d.%m.%Y"),
+                        value=left,
+                    )
+                )
+    return found
+
+
+def _expiring(rule: str) -> Condition:
+    def condition(session: Session, now: datetime) -> Iterable[Instance]:
+        return licences_expiring(session, now)[rule]
+
+    condition.__name__ = f"{rule}_condition"
+    return condition
+
+
+def licences_missing(session: Session, now: datetime) -> Iterable[Instance]:
+    """Databases of the latest reports without a licence end date (no or an empty licence block)."""
+    latest = latest_reports(session)
+    d = SysinfoDatabase
+    stmt = with_facts(
+        session,
+        latest,
+        d,
+        d.upload_id == latest.c.upload_id,
+        [d.code.label("f_code"), d.name.label("f_name")],
+        [d.license_to.is_(None)],
+    )
+    return [
+        owner.instance(
+            "KodeksDBLicensesZero",
+            f"nolicence:{row['f_code'] or _short(row['f_name'])}",
+            database=_database_label(row["f_code"], row["f_name"]),
+        )
+        for owner, row in _rows(session, stmt)
+    ]
+
+
+# -- support and users -----------------------------------------------------------------------------------
+
+
+def unsupported_but_used(session: Session, now: datetime) -> Iterable[Instance]:
+    """Support ended (``supportUntil`` before today) and users logged in or worked after that day."""
+    since = now - UNSUPPORTED_ACTIVITY_WINDOW
+    coarse_today = now.date() + timedelta(days=1)
+    latest = latest_reports(session)
+    ended = latest.c.support_until < coarse_today
+    lg, us = SysinfoLogin, SysinfoUsageHour
+    logins = with_facts(
+        session,
+        latest,
+        lg,
+        _same_installation(lg, latest),
+        [lg.login.label("f_login"), func.max(lg.occurred_at).label("f_at")],
+        [ended, lg.occurred_at >= since],
+        [lg.login],
+    )
+    usage = with_facts(
+        session,
+        latest,
+        us,
+        _same_installation(us, latest),
+        [us.login.label("f_login"), func.max(us.hour).label("f_at")],
+        [ended, us.hour >= since, us.db_requests > 0],
+        [us.login],
+    )
+    owners: dict[int, Owner] = {}
+    users: dict[int, set[str]] = defaultdict(set)
+    for stmt in (logins, usage):
+        for owner, row in _rows(session, stmt):
+            assert owner.support_until is not None
+            if owner.support_until >= owner.today(now):
+                continue
+            ended_at = datetime.combine(owner.support_until + timedelta(days=1), datetime.min.time())
+            if owner.local(row["f_at"]) >= ended_at:
+                owners[owner.installation_id] = owner
+                users[owner.installation_id].add(row["f_login"])
+    return [
+        owner.instance(
+            "KodeksUnsupportedButUsed",
+            None,
+            value=len(users[inst_id]),
+            date=owner.support_until.strftime("%d.%m.%Y") if owner.support_until else "",
+        )
+        for inst_id, owner in sorted(owners.items())
+    ]
+
+
+def _same_installation(fact: Any, latest: Subquery) -> ColumnElement[bool]:
+    """Events of the latest report's installation, through the ``(client_id, …)`` prefix of their key."""
+    return and_(fact.client_id == latest.c.client_id, fact.installation_id == latest.c.installation_id)
+
+
+def _owner_group(latest: Subquery) -> list[ColumnElement[Any]]:
+    """GROUP BY columns for an aggregate over `owned` rows."""
+    return [
+        *latest.c,
+        Installation.dealer_id,
+        Installation.cabinet_id,
+        Installation.client_id,
+        Client.short_name,
+        Dealer.code,
+    ]
+
+
+def _this_month(session: Session, now: datetime) -> list[tuple[Owner, int, int]]:
+    """(owner, activity, users with DB requests) for installations due for the month-to-date check now and
+    below one of the thresholds: the local date is the 20th or later and the latest report is of this month;
+    the users are those the latest report lists, with their counters of this month."""
+    # Local dates lie within -12 h … +14 h of UTC: nothing to do before any installation reaches the 20th,
+    # and at most one month can be due (the other candidate date is then the 1st of the next month).
+    candidates = {(now + timedelta(hours=h)).date() for h in (-12, 14)}
+    months = {d.replace(day=1) for d in candidates if d.day >= MONTH_CHECK_DAY}
+    if not months:
+        return []
+    [month] = months
+    u = SysinfoUser
+    counters = (
+        u.month_db_requests,
+        u.month_docs,
+        u.month_free_docs,
+        u.month_saved,
+        u.month_printed,
+        u.month_kassist,
+        u.month_services,
+    )
+    activity = reduce(operator.add, [func.coalesce(c, 0) for c in counters])
+    latest = latest_reports(session)
+    # Per installation, correlated aggregates over the users its latest report lists (found through the
+    # users' (client_id, login) key): the month's activity and the users with DB requests.
+    # (coalesce keeps PostgreSQL off the last_seen_at index: AND-ing it with the key reads every account
+    # seen since the report.)
+    listed = and_(
+        u.client_id == latest.c.client_id,
+        func.coalesce(u.last_seen_at, u.first_seen_at) >= latest.c.created_at,
+        u.month_from == month,
+    )
+    total = select(func.coalesce(func.sum(activity), 0)).where(listed).scalar_subquery()
+    involved = (
+        select(func.coalesce(func.sum(case((u.month_db_requests > 0, 1), else_=0)), 0))
+        .where(listed)
+        .scalar_subquery()
+    )
+    seats = latest.c.seats
+    stmt = owned(latest, total.label("f_activity"), involved.label("f_involved")).where(
+        latest.c.created_at >= datetime.combine(month, datetime.min.time(), UTC) - timedelta(hours=14),
+        or_(total < ACTIVITY_MIN, and_(seats > 0, involved * 100 < seats * INVOLVEMENT_MIN)),
+    )
+    due = []
+    for owner, row in _rows(session, stmt):
+        today = owner.today(now)
+        if today.day < MONTH_CHECK_DAY or today.replace(day=1) != month:
+            continue
+        if owner.local(owner.report_at).date() < month:
+            continue
+        due.append((owner, int(row["f_activity"]), int(row["f_involved"])))
+    return due
+
+
+def activity_low(session: Session, now: datetime) -> Iterable[Instance]:
+    return [
+        owner.instance("KodeksUserActivityIsLow", None, value=activity, threshold=ACTIVITY_MIN)
+        for owner, activity, _ in _this_month(session, now)
+        if activity < ACTIVITY_MIN
+    ]
+
+
+def involvement_low(session: Session, now: datetime) -> Iterable[Instance]:
+    found = []
+    for owner, _, involved in _this_month(session, now):
+        if not owner.seats:
+            continue
+        percent = involved * 100.0 / owner.seats
+        if percent < INVOLVEMENT_MIN:
+            found.append(
+                owner.instance(
+                    "KodeksUserAInvolvementIsLow",
+                    None,
+                    value=f"{percent:.0f}",
+                    users=involved,
+                    seats=owner.seats,
+                )
+            )
+    return found
+
+
+def new_users(session: Session, now: datetime) -> Iterable[Instance]:
+    """Accounts first seen in the last 24 h, listed in the latest report, absent from the first one.
+
+    Two queries: the (rare) candidate accounts, then the latest reports of their clients only.
+    """
+    u, other = SysinfoUser, aliased(SysinfoUser)
+    # The installation's first report set the baseline: the earliest sighting of any of its accounts.
+    baseline = (
+        select(func.min(other.first_seen_at))
+        .where(other.client_id == u.client_id)
+        .correlate(u)
+        .scalar_subquery()
+    )
+    candidates = session.execute(
+        select(u.client_id, u.login, u.full_name, u.first_seen_at, u.last_seen_at, u.created_at).where(
+            u.first_seen_at >= now - EVENT_WINDOW, u.first_seen_at > baseline
+        )
+    ).all()
+    if not candidates:
+        return []
+    by_client: dict[int, list[Any]] = defaultdict(list)
+    for candidate in candidates:
+        by_client[candidate.client_id].append(candidate)
+    found = []
+    clients = sorted(by_client)
+    for start in range(0, len(clients), 500):
+        latest = latest_reports(session)
+        stmt = owned(latest).where(latest.c.client_id.in_(clients[start : start + 500]))
+        for owner, row in _rows(session, stmt):
+            for user in by_client[row["client_id"]]:
+                if user.last_seen_at < owner.report_at:
+                    continue  # not in the latest report any more
+                found.append(
+                    owner.instance(
+                        "KodeksNewUser",
+                        f"user:{user.login}",
+                        user=user.login,
+                        text=user.full_name or "",
+                        date=owner.stamp(user.created_at or user.first_seen_at),
+                    )
+                )
+    return found
+
+
+# -- events ----------------------------------------------------------------------------------------------
+
+
+def _searches(result: str, rule: str) -> Condition:
+    def condition(session: Session, now: datetime) -> Iterable[Instance]:
+        latest = latest_reports(session)
+        q = SysinfoSearch
+        stmt = with_facts(
+            session,
+            latest,
+            q,
+            _same_installation(q, latest),
+            [
+                q.id.label("f_id"),
+                q.login.label("f_login"),
+                q.query.label("f_query"),
+                q.occurred_at.label("f_at"),
+                q.catalog.label("f_catalog"),
+                q.type.label("f_type"),
+                q.error.label("f_error"),
+            ],
+            [q.occurred_at >= now - EVENT_WINDOW, q.result == result],
+        )
+        return [
+            owner.instance(
+                rule,
+                f"search:{row['f_id']}",
+                query=row["f_query"] or "",
+                user=row["f_login"],
+                date=owner.stamp(row["f_at"]),
+                catalog=row["f_catalog"],
+                searchtype=row["f_type"],
+                text=row["f_error"] or "",
+            )
+            for owner, row in _rows(session, stmt)
+        ]
+
+    condition.__name__ = f"{rule}_condition"
+    return condition
+
+
+def over_user(session: Session, now: datetime) -> Iterable[Instance]:
+    """Users refused for lack of free seats (2008 / 4106 / ``no-seats``) in the last 24 hours."""
+    latest = latest_reports(session)
+    r = SysinfoRefusal
+    stmt = with_facts(
+        session,
+        latest,
+        r,
+        _same_installation(r, latest),
+        [r.login.label("f_login"), func.count().label("f_count"), func.max(r.occurred_at).label("f_at")],
+        [
+            r.occurred_at >= now - EVENT_WINDOW,
+            or_(r.code == NO_SEATS_CODE, r.alt_code == NO_SEATS_ALT, r.reason == NO_SEATS_REASON),
+        ],
+        [r.login],
+    )
+    return [
+        owner.instance(
+            "KodeksDetectOverUserError",
+            f"overuser:{row['f_login']}",
+            user=row["f_login"],
+            value=int(row["f_count"]),
+            date=owner.stamp(row["f_at"]),
+        )
+        for owner, row in _rows(session, stmt)
+    ]
+
+
+# -- meta ------------------------------------------------------------------------------------------------
+
+
+def xml_too_old(session: Session, now: datetime) -> Iterable[Instance]:
+    """Installations whose latest accepted report was made, or last received, more than 48 hours ago.
+
+    "Accepted" = processed into a report row; an agent that keeps resending an old file moves the upload's
+    ``last_received_at`` but not the report's time, so the chain still counts as broken.
+    """
+    cutoff = now - XML_TOO_OLD
+    latest = latest_reports(session)
+    up = Upload
+    stmt = with_facts(
+        session,
+        latest,
+        up,
+        up.id == latest.c.upload_id,
+        [up.last_received_at.label("f_received")],
+        [or_(up.last_received_at < cutoff, latest.c.created_at < cutoff)],
+    )
+    found = []
+    for owner, row in _rows(session, stmt):
+        received: datetime = row["f_received"]
+        last = min(received, owner.report_at)
+        found.append(
+            owner.instance(
+                "SmartXMLfileIsToOld",
+                None,
+                date=owner.stamp(owner.report_at),
+                received=owner.stamp(received),
+                value=f"{(now - last).total_seconds() / 3600:.0f} ч",
+            )
+        )
+    return found
+
+
+CONDITIONS: dict[str, Condition] = {
+    "KodeksDBerrorsNoCode": _db_error_rule(RULE_NO_CODE),
+    "KodeksDBerrorsCode2007": _db_error_rule(RULE_2007),
+    "KodeksDBerrorsCodeXXX": _db_error_rule(RULE_CODED),
+    "KodeksDBOperUpToOld": operup_too_old,
+    "KodeksSearchIsEmpty": _searches("empty", "KodeksSearchIsEmpty"),
+    "KodeksSearchError": _searches("error", "KodeksSearchError"),
+    "KodeksOfflineSensLockCheck": senselock_offline,
+    "KodeksXmlSensLockStatus": senselock_xml,
+    "KodeksDetectOverUserError": over_user,
+    **{rule: _expiring(rule) for rule in EXPIRY_DAYS},
+    "KodeksDBLicensesZero": licences_missing,
+    "KodeksUnsupportedButUsed": unsupported_but_used,
+    "KodeksNewUser": new_users,
+    "KodeksUserActivityIsLow": activity_low,
+    "KodeksUserAInvolvementIsLow": involvement_low,
+    "SmartXMLfileIsToOld": xml_too_old,
+}
+
+#: Labels every instance of these rules carries.
+COMMON_LABELS: tuple[str, ...] = ("client", "dealer", "clientname", "regnum", "installation")
+
+__all__ = ["COMMON_LABELS", "CONDITIONS", "Owner", "classify", "latest_reports", "owned"]
