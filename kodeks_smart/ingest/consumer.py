@@ -20,6 +20,7 @@ import weakref
 from kodeks_smart.ingest import queue
 from kodeks_smart.ingest.context import IngestContext
 from kodeks_smart.ingest.process import process_claim
+from kodeks_smart.lib.aio import set_event_threadsafe
 from kodeks_smart.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -53,16 +54,7 @@ class Wakeup:
         with self._lock:
             self._pending = True
             loop, event = self._loop, self._event
-        if loop is None or event is None or loop.is_closed():
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            event.set()
-        else:
-            loop.call_soon_threadsafe(event.set)
+        set_event_threadsafe(loop, event)
 
     def clear(self) -> None:
         event = self._current()

@@ -34,6 +34,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import IntegrityError
 
 from kodeks_smart.config import ConfigError, Settings
+from kodeks_smart.lib.aio import set_event_threadsafe
 from kodeks_smart.lib.secrets import SecretBox, SecretKeyError
 from kodeks_smart.notify import outbox
 from kodeks_smart.notify.base import Channel, Clock, DeliveryError, Message, RateLimited, SystemClock
@@ -159,16 +160,7 @@ class DeliveryWorker:
         with self._lock:
             self._wake_requested = True
             loop, event = self._loop, self._event
-        if loop is None or event is None or loop.is_closed():
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            event.set()
-        else:
-            loop.call_soon_threadsafe(event.set)
+        set_event_threadsafe(loop, event)
 
     def stop(self) -> None:
         """Shutting down: the current `serve` returns after the sends in flight, later ones at once."""
