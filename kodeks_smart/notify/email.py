@@ -77,8 +77,10 @@ def make_message_id(key: str, sender: str) -> str:
 
 def plain_body(message: Message) -> str:
     body = message.text.rstrip()
-    if message.links:
-        body += "\n\n" + "\n".join(f"{link.title}: {link.url}" for link in message.links)
+    # Links the text already carries (an alert's runbook link) are not repeated under it.
+    links = [link for link in message.links if link.url not in body]
+    if links:
+        body += "\n\n" + "\n".join(f"{link.title}: {link.url}" for link in links)
     return body + "\n"
 
 
