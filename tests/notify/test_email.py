@@ -218,3 +218,21 @@ def test_a_digest_of_whole_html_documents_nests_only_their_bodies() -> None:
     document = "<!doctype html><html><body><h2>Авария</h2></body></html>"
     digest = build_digest([alert(html=document), alert(html=document)], dealer_code="0599ROGAIKOPITA")
     assert digest.html.count("<h2>Авария</h2>") == 2 and "<html" not in digest.html
+
+
+def test_a_link_already_in_the_text_is_not_repeated_under_it() -> None:
+    from kodeks_smart.notify.base import Link, Message
+    from kodeks_smart.notify.email import plain_body
+
+    url = "http://smart.local/docs/alerts/KodeksIcmp"
+    message = Message(
+        category="technical",
+        rule="KodeksIcmp",
+        dealer_code="D",
+        client="c",
+        subject="s",
+        text=f"Развёрнутое описание аварии: {url}",
+        links=(Link("KodeksIcmp", url), Link("Кабинет", "http://smart.local/c/1")),
+    )
+    body = plain_body(message)
+    assert body.count(url) == 1 and "Кабинет: http://smart.local/c/1" in body
