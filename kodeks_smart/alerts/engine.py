@@ -19,7 +19,7 @@ import string
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -46,6 +46,9 @@ class Instance:
 
 
 Condition = Callable[[Session, datetime], Iterable[Instance]]
+
+#: ``last_seen_at`` is refreshed at most this often, so that steady alerts are not rewritten every cycle.
+LAST_SEEN_GRANULARITY = timedelta(minutes=5)
 
 
 class _Lenient(string.Formatter):
@@ -136,20 +139,39 @@ class Evaluator:
             )
         )
         states = {(s.rule, s.key): s for s in rows}
+        # Resolved alerts that come back: one query per rule and chunk of keys, not one per alert.
+        returning: dict[str, list[str]] = defaultdict(list)
+        for rule, key in active:
+            if (rule, key) not in states:
+                returning[rule].append(key)
+        resolved: dict[tuple[str, str], AlertState] = {}
+        for rule, keys in returning.items():
+            for start in range(0, len(keys), 500):
+                for s in session.scalars(
+                    select(AlertState).where(
+                        AlertState.rule == rule, AlertState.key.in_(keys[start : start + 500])
+                    )
+                ):
+                    resolved[(s.rule, s.key)] = s
+        fired: list[AlertState] = []
         for ident, inst in active.items():
-            state = states.pop(ident, None)
-            if state is None:
-                state = session.scalars(
-                    select(AlertState).where(AlertState.rule == inst.rule, AlertState.key == inst.key)
-                ).first()
-            self._observe(session, state, inst, now, result)
+            state = states.pop(ident, None) or resolved.get(ident)
+            state, fires = self._observe(session, state, inst, now)
+            if fires:
+                fired.append(state)
+        if fired:
+            session.flush()  # once for all new alerts: their ids go into the events
+            for state in fired:
+                self._event(session, state, "firing", now, state.summary)
+            result.fired += len(fired)
         for state in states.values():
             self._vanish(session, state, now, result)
         return result
 
     def _observe(
-        self, session: Session, state: AlertState | None, inst: Instance, now: datetime, result: CycleResult
-    ) -> None:
+        self, session: Session, state: AlertState | None, inst: Instance, now: datetime
+    ) -> tuple[AlertState, bool]:
+        """Update (or create) the alert of an active instance; the flag is True if it fires now."""
         spec = self.rules[inst.rule]
         labels = dict(inst.labels)
         summary = (
@@ -170,23 +192,29 @@ class Evaluator:
                 state.fired_at = None
                 state.resolved_at = None
                 state.notified_at = None
-        state.dealer_id = inst.dealer_id
-        state.cabinet_id = inst.cabinet_id
-        state.client_id = inst.client_id
-        state.installation_id = inst.installation_id
-        state.online_access_id = inst.online_access_id
-        state.severity = spec.severity
-        state.priority = spec.priority
-        state.category = spec.category
-        state.labels = labels
-        state.summary = summary
-        state.last_seen_at = now
+        # Assign only what changed: a steady alert then costs no UPDATE at all.
+        for name, value in (
+            ("dealer_id", inst.dealer_id),
+            ("cabinet_id", inst.cabinet_id),
+            ("client_id", inst.client_id),
+            ("installation_id", inst.installation_id),
+            ("online_access_id", inst.online_access_id),
+            ("severity", spec.severity),
+            ("priority", spec.priority),
+            ("category", spec.category),
+            ("labels", labels),
+            ("summary", summary),
+        ):
+            if getattr(state, name) != value:
+                setattr(state, name, value)
+        if state.last_seen_at is None or now - state.last_seen_at >= LAST_SEEN_GRANULARITY:
+            state.last_seen_at = now
         if state.status == "pending" and (now - state.started_at).total_seconds() >= spec.for_seconds:
             state.status = "firing"
             state.fired_at = now
-            result.fired += 1
-            session.flush()
-            self._event(session, state, "firing", now, summary)
+            state.last_seen_at = now
+            return state, True
+        return state, False
 
     def _vanish(self, session: Session, state: AlertState, now: datetime, result: CycleResult) -> None:
         if state.status == "pending":
