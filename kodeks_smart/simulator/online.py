@@ -15,10 +15,8 @@ from typing import Any
 from kodeks_smart.simulator.site import Clock, KodeksSite
 from kodeks_smart.simulator.state import (
     BILLING_KINDS,
-    Mode,
     OnlineConfig,
     OnlineState,
-    SearchMode,
     initial_billing,
     online_state_dict,
 )
@@ -30,6 +28,7 @@ class OnlineSite(KodeksSite):
     """One online access."""
 
     __slots__ = ("config", "state")
+    state: OnlineState
 
     single_session_per_login = True
 
@@ -51,22 +50,6 @@ class OnlineSite(KodeksSite):
                 counter.cnt = 0
 
     # -- KodeksSite hooks ------------------------------------------------------------------------
-
-    @property
-    def mode(self) -> Mode:
-        return self.state.mode
-
-    @property
-    def delay(self) -> float:
-        return self.state.delay
-
-    @property
-    def login_refused(self) -> bool:
-        return self.state.login_refused
-
-    @property
-    def search_mode(self) -> SearchMode:
-        return self.state.search
 
     @property
     def catalogs(self) -> tuple[str, ...]:

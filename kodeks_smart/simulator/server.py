@@ -24,7 +24,6 @@ from kodeks_smart.simulator.state import (
     InstallationConfig,
     InstallationState,
     Mode,
-    SearchMode,
     installation_state_dict,
 )
 
@@ -39,6 +38,7 @@ class InstallationSite(KodeksSite):
     """One installation: its config, its switchable state and its HTTP behaviour."""
 
     __slots__ = ("config", "licman", "state")
+    state: InstallationState
 
     def __init__(self, config: InstallationConfig, clock: Clock, session_ttl: float = DAY) -> None:
         super().__init__(clock, session_ttl)
@@ -47,22 +47,6 @@ class InstallationSite(KodeksSite):
         self.licman: LicmanListener | None = None
 
     # -- KodeksSite hooks ------------------------------------------------------------------------
-
-    @property
-    def mode(self) -> Mode:
-        return self.state.mode
-
-    @property
-    def delay(self) -> float:
-        return self.state.delay
-
-    @property
-    def login_refused(self) -> bool:
-        return self.state.login_refused
-
-    @property
-    def search_mode(self) -> SearchMode:
-        return self.state.search
 
     @property
     def catalogs(self) -> tuple[str, ...]:

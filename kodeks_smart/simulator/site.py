@@ -20,6 +20,7 @@ import struct
 import zlib
 from collections.abc import Callable
 from html import escape
+from typing import Protocol
 
 from kodeks_smart.simulator import pages
 from kodeks_smart.simulator.http import Request, Response, http_date
@@ -59,6 +60,15 @@ def kodeks_data_number(value: str) -> int | None:
     return int(parts[2])
 
 
+class SiteState(Protocol):
+    """What the common request handling reads from a site's state."""
+
+    mode: Mode
+    delay: float
+    login_refused: bool
+    search: SearchMode
+
+
 class KodeksSite:
     """Common request handling; see the module docstring."""
 
@@ -89,23 +99,26 @@ class KodeksSite:
         self.started_at = clock()
         self.listener_port = 0  # the HTTP port this site answers on, set when the simulator binds
 
+    #: the switchable state of the subclass (installation or online access); its slot is the subclass's
+    state: SiteState
+
     # -- hooks for subclasses ----------------------------------------------------------------
 
     @property
     def mode(self) -> Mode:
-        raise NotImplementedError
+        return self.state.mode
 
     @property
     def delay(self) -> float:
-        raise NotImplementedError
+        return self.state.delay
 
     @property
     def login_refused(self) -> bool:
-        raise NotImplementedError
+        return self.state.login_refused
 
     @property
     def search_mode(self) -> SearchMode:
-        raise NotImplementedError
+        return self.state.search
 
     @property
     def catalogs(self) -> tuple[str, ...]:
