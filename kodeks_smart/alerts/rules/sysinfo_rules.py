@@ -43,7 +43,7 @@ from __future__ import annotations
 import hashlib
 import operator
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import reduce
@@ -369,12 +369,18 @@ def db_errors(session: Session) -> dict[str, list[Instance]]:
     return found
 
 
-def _db_error_rule(rule: str) -> Condition:
+def _share_of(rule: str, grouped: Callable[[Session, datetime], dict[str, list[Instance]]]) -> Condition:
+    """The condition of one of several rules that a single query answers together."""
+
     def condition(session: Session, now: datetime) -> Iterable[Instance]:
-        return db_errors(session)[rule]
+        return grouped(session, now)[rule]
 
     condition.__name__ = f"{rule}_condition"
     return condition
+
+
+def _db_errors(session: Session, now: datetime) -> dict[str, list[Instance]]:
+    return db_errors(session)
 
 
 def operup_too_old(session: Session, now: datetime) -> Iterable[Instance]:
@@ -501,14 +507,6 @@ def licences_expiring(session: Session, now: datetime) -> dict[str, list[Instanc
                     )
                 )
     return found
-
-
-def _expiring(rule: str) -> Condition:
-    def condition(session: Session, now: datetime) -> Iterable[Instance]:
-        return licences_expiring(session, now)[rule]
-
-    condition.__name__ = f"{rule}_condition"
-    return condition
 
 
 def licences_missing(session: Session, now: datetime) -> Iterable[Instance]:
@@ -831,16 +829,16 @@ def xml_too_old(session: Session, now: datetime) -> Iterable[Instance]:
 
 
 CONDITIONS: dict[str, Condition] = {
-    "KodeksDBerrorsNoCode": _db_error_rule(RULE_NO_CODE),
-    "KodeksDBerrorsCode2007": _db_error_rule(RULE_2007),
-    "KodeksDBerrorsCodeXXX": _db_error_rule(RULE_CODED),
+    "KodeksDBerrorsNoCode": _share_of(RULE_NO_CODE, _db_errors),
+    "KodeksDBerrorsCode2007": _share_of(RULE_2007, _db_errors),
+    "KodeksDBerrorsCodeXXX": _share_of(RULE_CODED, _db_errors),
     "KodeksDBOperUpToOld": operup_too_old,
     "KodeksSearchIsEmpty": _searches("empty", "KodeksSearchIsEmpty"),
     "KodeksSearchError": _searches("error", "KodeksSearchError"),
     "KodeksOfflineSensLockCheck": senselock_offline,
     "KodeksXmlSensLockStatus": senselock_xml,
     "KodeksDetectOverUserError": over_user,
-    **{rule: _expiring(rule) for rule in EXPIRY_DAYS},
+    **{rule: _share_of(rule, licences_expiring) for rule in EXPIRY_DAYS},
     "KodeksDBLicensesZero": licences_missing,
     "KodeksUnsupportedButUsed": unsupported_but_used,
     "KodeksNewUser": new_users,
