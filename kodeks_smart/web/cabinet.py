@@ -29,11 +29,12 @@ from kodeks_smart.store.alert_models import AlertState
 from kodeks_smart.store.models import Cabinet, Client, Dealer, Manager
 from kodeks_smart.store.scope import Scope, Tenant
 from kodeks_smart.store.types import utcnow
-from kodeks_smart.web import sessions
+from kodeks_smart.web import nav, sessions
 from kodeks_smart.web.deps import get_services
 from kodeks_smart.web.tables import Column, export, paginate
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+TEMPLATES.env.globals["nav_menu"] = nav.menu
 LOGIN_CSRF_COOKIE = "smart_login_csrf"
 
 router = APIRouter(include_in_schema=False)
