@@ -25,7 +25,12 @@ class Services:
         # Raw uploads, the SQLite file and the key live here: readable by the service user only.
         settings.data_path.mkdir(mode=0o700, parents=True, exist_ok=True)
         box = SecretBox.from_file(settings.secret_key_path, create=create_key)
-        return cls(settings=settings, db=Database(settings.database_url), box=box)
+        pool = (
+            {}
+            if settings.is_sqlite
+            else {"pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow}
+        )
+        return cls(settings=settings, db=Database(settings.database_url, **pool), box=box)
 
     def close(self) -> None:
         self.db.dispose()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import random
 import socket
 import time
@@ -97,7 +98,7 @@ class Scheduler:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._inflight: set[asyncio.Task[bool]] = set()
-        self.owner = owner or f"{socket.gethostname()}:{id(self):x}"
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
 
     def add(self, job: Job) -> None:
         if job.name in self.jobs:

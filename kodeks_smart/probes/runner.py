@@ -41,6 +41,7 @@ import httpx
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from sqlalchemy.exc import SQLAlchemyError
 
+from kodeks_smart.cluster import Membership, stale_states, still_targets
 from kodeks_smart.config import Settings
 from kodeks_smart.ingest.context import IngestContext
 from kodeks_smart.ingest.errors import IngestError
@@ -50,7 +51,7 @@ from kodeks_smart.probes.icmp import Pinger, Resolver
 from kodeks_smart.probes.installation import ProbeContext, probe_installation
 from kodeks_smart.probes.model import InstallationTarget, OnlineTarget, fail
 from kodeks_smart.probes.online import check_online
-from kodeks_smart.probes.targets import SecretCache, Shard, Targets, load_targets
+from kodeks_smart.probes.targets import Owner, SecretCache, Shard, Targets, load_targets
 from kodeks_smart.probes.writer import ResultWriter
 from kodeks_smart.runtime import Services
 from kodeks_smart.store.types import utcnow
@@ -84,6 +85,8 @@ class RunnerConfig:
     window_minutes: int = 60
     latency_window: float = 900.0
     reload_seconds: float = RELOAD_SECONDS
+    #: Seconds between two heartbeats of this worker (dynamic sharding, see `kodeks_smart.cluster`).
+    heartbeat: float = 10.0
     flush_seconds: float = FLUSH_SECONDS
     #: Due times lie on a grid of this step: targets due together start in one burst (see `_grid`).
     tick: float = TICK
@@ -103,6 +106,7 @@ class RunnerConfig:
             sysmon_interval=settings.probe_sysmon_interval,
             window_minutes=settings.probe_pull_window_minutes,
             latency_window=settings.probe_latency_window,
+            heartbeat=settings.worker_heartbeat,
         )
 
 
@@ -193,8 +197,12 @@ class ProbeRunner:
         *,
         registry: CollectorRegistry | None = None,
         clock: Callable[[], datetime] = utcnow,
+        membership: Membership | None = None,
     ) -> None:
         self.services = services
+        #: Dynamic sharding: the live workers decide which targets are ours (else the static shard).
+        self.membership = membership
+        self._reloading = asyncio.Lock()
         self.config = config or RunnerConfig.from_settings(services.settings)
         self.metrics = ProbeMetrics.of(registry if registry is not None else services.registry)
         self.clock = clock
@@ -233,8 +241,18 @@ class ProbeRunner:
         self._global = asyncio.Semaphore(c.concurrency)
         self._pulls = asyncio.Semaphore(c.pull_concurrency)
         self._stopping.clear()
+        if self.membership is not None:
+            await asyncio.to_thread(self.membership.join)
         targets = await asyncio.to_thread(self._load)
-        stale = await asyncio.to_thread(self.writer.load, targets.installations, targets.online, c.shard.owns)
+        if self.membership is None:
+            stale = await asyncio.to_thread(
+                self.writer.load, targets.installations, targets.online, c.shard.owns
+            )
+        else:
+            await asyncio.to_thread(
+                self.writer.load, targets.installations, targets.online, lambda _ident: False
+            )
+            stale = await asyncio.to_thread(self._stale_states)
         self._apply_targets(targets)
         self.writer.forget(*stale)
         self._loops = [
@@ -242,6 +260,8 @@ class ProbeRunner:
             asyncio.create_task(self._reload_loop(), name="probes:reload"),
             asyncio.create_task(self._flush_loop(), name="probes:flush"),
         ]
+        if self.membership is not None:
+            self._loops.append(asyncio.create_task(self._membership_loop(), name="probes:membership"))
         self.started = True
         log.info(
             "probes started",
@@ -265,6 +285,11 @@ class ProbeRunner:
                 loop_task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
         await self.flush()
+        if self.membership is not None:
+            try:
+                await asyncio.to_thread(self.membership.leave)
+            except Exception:  # the others take over after the TTL instead
+                log.exception("could not leave the workers")
         if self._ctx is not None:
             self._ctx.pinger.close()
         if self._http is not None:
@@ -276,10 +301,62 @@ class ProbeRunner:
 
     def _load(self) -> Targets:
         c = self.config
+        owner: Owner = self.membership.view if self.membership is not None else c.shard
         with self.services.db.session() as s:
             return load_targets(
-                s, self._secrets, shard=c.shard, interval=c.interval, online_interval=c.online_interval
+                s, self._secrets, shard=owner, interval=c.interval, online_interval=c.online_interval
             )
+
+    def _stale_states(self) -> tuple[set[int], set[int]]:
+        assert self.membership is not None
+        with self.services.db.session() as s:
+            return stale_states(s, self.membership.view)
+
+    def _handover(self, new: Targets) -> tuple[tuple[set[int], set[int]], ResultWriter]:
+        """Dynamic sharding (worker thread): which lost targets moved to another worker (their stored
+        states stay), and the stored states of the targets taken over."""
+        old = self.targets
+        with self.services.db.session() as s:
+            moved = still_targets(
+                s, set(old.installations) - set(new.installations), set(old.online) - set(new.online)
+            )
+        adopted = ResultWriter(self.services.db, latency_window=self.config.latency_window)
+        gained_inst = set(new.installations) - set(old.installations)
+        gained_online = set(new.online) - set(old.online)
+        if gained_inst or gained_online:
+            adopted.load(gained_inst, gained_online, lambda _ident: False)
+        return moved, adopted
+
+    async def _refresh_targets(self) -> None:
+        """Re-read the targets; with dynamic sharding hand over the states of targets that moved."""
+        async with self._reloading:
+            new = await asyncio.to_thread(self._load)
+            if self.membership is None:
+                self._apply_targets(new)
+                return
+            moved, adopted = await asyncio.to_thread(self._handover, new)
+            for key, entry in adopted.current.items():
+                self.writer.current.setdefault(key, entry)
+            for ident, states in adopted.open_states.items():
+                self.writer.open_states.setdefault(ident, states)
+            self._apply_targets(new, moved)
+
+    async def _membership_loop(self) -> None:
+        """Heartbeat; when the set of live workers changes, re-read the targets at once."""
+        assert self.membership is not None
+        while not self._stopping.is_set():
+            try:
+                await asyncio.wait_for(self._stopping.wait(), self.config.heartbeat)
+                return
+            except TimeoutError:
+                pass
+            try:
+                before = self.membership.view.members
+                view = await asyncio.to_thread(self.membership.beat)
+                if view.members != before:
+                    await self._refresh_targets()
+            except Exception:  # the store is unavailable: keep the current share and try again
+                log.exception("worker heartbeat failed")
 
     def _jobs(self, inst: InstallationTarget) -> set[str]:
         """The kinds of job an installation has: its cycle, and its pulls where they apply."""
@@ -290,7 +367,9 @@ class ProbeRunner:
                 kinds.add("sysmon")
         return kinds
 
-    def _apply_targets(self, new: Targets) -> None:
+    def _apply_targets(self, new: Targets, moved: tuple[set[int], set[int]] = (set(), set())) -> None:
+        """Schedule new targets, drop removed ones; ``moved`` (dynamic sharding): installations and online
+        accesses now probed by another worker, whose stored states must stay."""
         old = self.targets
         removed_inst = old.installations.keys() - new.installations.keys()
         removed_online = old.online.keys() - new.online.keys()
@@ -315,7 +394,16 @@ class ProbeRunner:
             self._prefs_read.pop(ident, None)
         for ident in removed_online:
             self._next_due.pop(("online", ident), None)
-        self.writer.forget(removed_inst, removed_online)
+        moved_inst, moved_online = moved
+        for key in [
+            k
+            for k in self.writer.current
+            if (k[0] == "inst" and k[1] in moved_inst) or (k[0] == "online" and k[1] in moved_online)
+        ]:
+            del self.writer.current[key]
+        for ident in moved_inst:
+            self.writer.open_states.pop(ident, None)
+        self.writer.forget(removed_inst - moved_inst, removed_online - moved_online)
         for ident, reason in new.skipped.items():
             if ident not in old.skipped:
                 log.warning("installation %s is not probed: %s", ident, reason)
@@ -331,13 +419,13 @@ class ProbeRunner:
             except TimeoutError:
                 pass
             try:
-                self._apply_targets(await asyncio.to_thread(self._load))
+                await self._refresh_targets()
             except Exception:  # a failed reload keeps the current targets
                 log.exception("probe targets could not be reloaded")
 
     async def reload(self) -> None:
         """Re-read the targets now (tests, `smart probe`)."""
-        self._apply_targets(await asyncio.to_thread(self._load))
+        await self._refresh_targets()
 
     # -- scheduling ------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -43,8 +44,14 @@ class Shard:
             raise ConfigError(f"SMART_PROBE_SHARD: {text!r} — need 0 <= i < N")
         return cls(index, count)
 
-    def owns(self, ident: int) -> bool:
+    def owns(self, ident: int, kind: str = "inst") -> bool:
         return ident % self.count == self.index
+
+
+class Owner(Protocol):
+    """Decides which targets this process probes: a static `Shard` or a `kodeks_smart.cluster.View`."""
+
+    def owns(self, ident: int, kind: str = "inst") -> bool: ...
 
 
 @dataclass
@@ -105,11 +112,11 @@ def load_targets(
     session: Session,
     secrets: SecretCache,
     *,
-    shard: Shard | None = None,
+    shard: Owner | None = None,
     interval: float = 60.0,
     online_interval: float = 3600.0,
 ) -> Targets:
-    shard = shard or Shard()
+    owner: Owner = shard or Shard()
     found = Targets()
     rows = session.execute(
         select(Installation, Client, Dealer)
@@ -118,7 +125,7 @@ def load_targets(
         .where(Installation.kind.in_(PROBED_KINDS), Installation.address.is_not(None))
     )
     for inst, client, dealer in rows:
-        if not shard.owns(inst.id):
+        if not owner.owns(inst.id):
             continue
         try:
             found.installations[inst.id] = installation_target(inst, client, dealer, secrets, interval)
@@ -130,7 +137,7 @@ def load_targets(
         .join(Dealer, Dealer.id == OnlineAccess.dealer_id)
     )
     for access, client, dealer in online_rows:
-        if not shard.owns(access.id):
+        if not owner.owns(access.id, "online"):
             continue
         try:
             password = secrets.decrypt(access.password_enc) or ""
