@@ -22,6 +22,7 @@ from datetime import datetime
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from kodeks_smart.asrp import queue as asrp_queue
 from kodeks_smart.ingest import queue
 from kodeks_smart.ingest.context import IngestContext
 from kodeks_smart.ingest.metrics_store import Written, write_metrics
@@ -164,6 +165,8 @@ def process_claim(ctx: IngestContext, claim: queue.Claim) -> str:
             upload.report_time = written.report_time
             upload.installation_id = written.stats.get("installation_id")
             _mark_processed(upload)
+            # ASRP forwarding: queued with the stored report, at most once per upload and forwarder.
+            asrp_queue.enqueue_upload(s, upload)
         return "done"
     except _ClaimLost:
         return "lost"

@@ -87,6 +87,9 @@ ALIAS_ROWS: dict[str, str] = {
     "OnlineBillingSearch50": "OnlineBillingSearchLeft50",
 }
 
+#: SMART's own rules, not in the original catalogue (each is fired and resolved by its feature's tests).
+SMART_OWN: frozenset[str] = frozenset({"SmartAsrpForwardFailing"})
+
 TESTS_DIR = Path(__file__).parent
 
 
@@ -98,7 +101,7 @@ def test_the_embedded_list_has_the_61_rows_of_the_spec() -> None:
 
 def test_the_catalogue_has_exactly_the_canonical_names_and_the_aliases() -> None:
     assert sorted(set(CANONICAL) - set(RULES)) == []
-    assert sorted(set(RULES) - set(CANONICAL)) == []
+    assert sorted(set(RULES) - set(CANONICAL) - SMART_OWN) == []
     assert ALIASES == ALIAS_ROWS
 
 
