@@ -8,7 +8,7 @@ RUN pip install --no-cache-dir --upgrade pip \
 
 FROM python:3.11-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends curl \
+ && apt-get install -y --no-install-recommends curl libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home-dir /var/lib/smart --create-home --uid 10001 smart
 COPY --from=build /wheels /wheels

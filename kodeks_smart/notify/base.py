@@ -31,6 +31,18 @@ class Link:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with an e-mail (other channels ignore attachments)."""
+
+    filename: str
+    content_type: str
+    content: bytes
+
+    def __repr__(self) -> str:  # never dump the content into logs
+        return f"Attachment({self.filename!r}, {self.content_type!r}, {len(self.content)} bytes)"
+
+
+@dataclass(frozen=True)
 class Message:
     """One notification as the channels see it.
 
@@ -50,6 +62,8 @@ class Message:
     html: str = ""
     telegram_html: str | None = None
     links: tuple[Link, ...] = ()
+    #: Files the e-mail channel attaches (stored in ``notification_attachments``).
+    attachments: tuple[Attachment, ...] = ()
 
     @property
     def tags(self) -> str:

@@ -115,6 +115,14 @@ def build_email(message: Message, target: MailTarget) -> EmailMessage:
     msg.set_content(plain_body(message), cte="quoted-printable")
     if message.html or message.links:
         msg.add_alternative(html_body(message), subtype="html", cte="quoted-printable")
+    for attachment in message.attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        msg.add_attachment(
+            attachment.content,
+            maintype=maintype or "application",
+            subtype=subtype or "octet-stream",
+            filename=attachment.filename,
+        )
     return msg
 
 
@@ -143,6 +151,7 @@ def build_digest(messages: Sequence[Message], *, dealer_code: str) -> Message:
         text="\n".join(text_parts),
         html="\n".join(html_parts),
         links=tuple(links),
+        attachments=tuple(a for m in messages for a in m.attachments),
     )
 
 

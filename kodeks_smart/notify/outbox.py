@@ -38,7 +38,7 @@ from sqlalchemy import CursorResult, and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from kodeks_smart.notify.base import Link, Message
+from kodeks_smart.notify.base import Attachment, Link, Message
 from kodeks_smart.notify.email import RelayConfig
 from kodeks_smart.notify.routing import Recipient, RoutingError, route, unique
 from kodeks_smart.store.db import Database
@@ -49,6 +49,7 @@ from kodeks_smart.store.notify_models import (
     OutboxItem,
     SmtpRelayUsage,
 )
+from kodeks_smart.store.report_models import NotificationAttachment
 from kodeks_smart.store.scope import Tenant
 from kodeks_smart.store.types import utcnow
 
@@ -164,6 +165,17 @@ def enqueue(
                 for r in targets
             ]
             session.add_all(items)
+            session.add_all(
+                NotificationAttachment(
+                    dealer_id=dealer.id,
+                    cabinet_id=cabinet_id,
+                    notification_id=notification.id,
+                    filename=a.filename[:200],
+                    content_type=a.content_type[:100],
+                    content=a.content,
+                )
+                for a in message.attachments
+            )
             session.flush()
     except IntegrityError:
         existing = _existing(session, dealer.id, dedup_key)
@@ -265,6 +277,7 @@ def load_work(session: Session, ids: Sequence[int]) -> list[Work]:
         .where(OutboxItem.id.in_(list(ids)))
         .order_by(OutboxItem.id)
     ).all()
+    files = _attachments(session, {n.id for _, n in rows})
     return [
         Work(
             id=item.id,
@@ -281,13 +294,29 @@ def load_work(session: Session, ids: Sequence[int]) -> list[Work]:
             held=item.held,
             created_at=n.created_at,
             give_up_at=item.give_up_at,
-            message=message_of(n),
+            message=message_of(n, files.get(n.id, ())),
         )
         for item, n in rows
     ]
 
 
-def message_of(n: Notification) -> Message:
+def _attachments(session: Session, notification_ids: set[int]) -> dict[int, tuple[Attachment, ...]]:
+    found: dict[int, tuple[Attachment, ...]] = {}
+    if not notification_ids:
+        return found
+    for a in session.scalars(
+        select(NotificationAttachment)
+        .where(NotificationAttachment.notification_id.in_(sorted(notification_ids)))
+        .order_by(NotificationAttachment.id)
+    ):
+        found[a.notification_id] = (
+            *found.get(a.notification_id, ()),
+            Attachment(a.filename, a.content_type, a.content),
+        )
+    return found
+
+
+def message_of(n: Notification, attachments: tuple[Attachment, ...] = ()) -> Message:
     return Message(
         category=n.category,
         rule=n.rule,
@@ -298,6 +327,7 @@ def message_of(n: Notification) -> Message:
         html=n.html or "",
         telegram_html=n.telegram_html,
         links=tuple(Link(str(title), str(url)) for title, url in n.links or []),
+        attachments=attachments,
     )
 
 
