@@ -1,0 +1,1 @@
+"""Grafana for PostgreSQL deployments: dashboards as code, provisioning files, cabinet roles."""
