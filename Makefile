@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LINT_PATHS := kodeks_smart tests $(wildcard bench)
 
-.PHONY: run test lint type fmt demo venv clean
+.PHONY: run test lint type fmt demo venv clean screenshots
 
 venv: $(STAMP)
 
@@ -21,6 +21,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Refresh the user guide's screenshots (docs/screenshots/*.png) from the UI tests (needs /usr/bin/chromium).
+screenshots: $(STAMP)
+	SMART_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/ui -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINT_PATHS)
