@@ -14,6 +14,10 @@ throughput is per core):
 4. status files of about 16 KB (sysmon metrics), the same two ways;
 5. peak RSS growth while parsing a 20 MB XML report (1,000 users, 30 days) in a fresh process.
 
+Before that, unless ``--cpu-clients 0``: the processing CPU per report measured in this process (no HTTP
+server, `drain` of the queue; ``time.process_time`` plus, on PostgreSQL, the CPU of the server backends
+read from /proc), so that other load on the machine does not distort the per-core rate.
+
 "Queryable" = the upload's processing transaction committed (``uploads.processed_at``); the latency is
 that time minus the moment the client received the 200. Results are printed as a table (and with --json).
 """
@@ -44,12 +48,19 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from kodeks_smart.ingest.consumer import drain  # noqa: E402
+from kodeks_smart.ingest.context import IngestContext  # noqa: E402
+from kodeks_smart.ingest.service import ingest_file  # noqa: E402
+from kodeks_smart.ingest.sysinfo_store import coverage_windows  # noqa: E402
 from kodeks_smart.lib.secrets import SecretBox  # noqa: E402
+from kodeks_smart.parsers.limits import Limits  # noqa: E402
+from kodeks_smart.parsers.sysinfo import parse_sysinfo  # noqa: E402
 from kodeks_smart.simulator.metrics import ServerFacts, sysmon_metrics  # noqa: E402
 from kodeks_smart.simulator.sysinfo import SysinfoProfile, generate_xml, generate_zip  # noqa: E402
 from kodeks_smart.store import admin, migrate  # noqa: E402
 from kodeks_smart.store.db import Database, normalize_url  # noqa: E402
 from kodeks_smart.store.ingest_models import Upload  # noqa: E402
+from kodeks_smart.store.models import Client  # noqa: E402
 from tests.live import free_port, smart_env, wait_until_healthy  # noqa: E402
 
 DEALER = "0001BENCH"
@@ -289,6 +300,71 @@ def processing_only(home: Path, url: str, token: str, files: list[tuple[str, byt
     return run
 
 
+def _backend_cpu(db: Database) -> float:
+    """CPU seconds used so far by the PostgreSQL backends serving ``db`` (the server runs on this machine;
+    read from /proc). 0 on SQLite, whose work is done in this process and counted by process_time."""
+    if db.engine.dialect.name != "postgresql":
+        return 0.0
+    with db.session() as s:
+        pids = s.scalars(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).all()
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    return total
+
+
+def cpu_per_report(pg_url: str | None, n: int) -> list[dict[str, object]]:
+    """Processing CPU per sysinfo report, in this process (no HTTP server): ``n`` clients, their first
+    report (cold), then two steady rounds. Parsing is timed on its own as well (with the skip windows the
+    consumer would use). On PostgreSQL the server backends' CPU is added (read from /proc)."""
+    rows: list[dict[str, object]] = []
+    with tempfile.TemporaryDirectory(prefix="smart-bench-cpu-") as tmp:
+        home = Path(tmp)
+        url, handle = make_database(pg_url, home)
+        try:
+            clients = [f"cpu{i:03d}" for i in range(n)]
+            register(url, clients)
+            db = Database(url)
+            ctx = IngestContext(db, home, 50_000_000, Limits(), 30, 30)
+            for hour, name in ((0, "cold"), (1, "steady"), (2, "steady")):
+                files = [(c, sysinfo_zip(c, hour)) for c in clients]
+                for client, data in files:
+                    ingest_file(ctx, DEALER, client, data=data, fmt="zip")
+                parse_cpu = 0.0
+                with db.session() as s:
+                    ids = {name: cid for name, cid in s.execute(select(Client.short_name, Client.id))}
+                    for client, data in files:
+                        windows = coverage_windows(s, ids[client], datetime.now(UTC))
+                        t0 = time.process_time()
+                        parse_sysinfo(data, skip=windows)
+                        parse_cpu += time.process_time() - t0
+                server0 = _backend_cpu(db)
+                t0 = time.process_time()
+                done = drain(ctx)
+                client_cpu = time.process_time() - t0
+                server_cpu = _backend_cpu(db) - server0
+                total = (client_cpu + server_cpu) / done
+                rows.append(
+                    {
+                        "round": f"{name} (report {hour + 1})",
+                        "reports": done,
+                        "cpu_ms": round(1000 * total, 1),
+                        "parse_ms": round(1000 * parse_cpu / len(files), 1),
+                        "server_ms": round(1000 * server_cpu / done, 1),
+                        "reports_per_core_s": round(1 / total, 1),
+                    }
+                )
+            db.dispose()
+        finally:
+            drop_database(handle)
+    return rows
+
+
 def parse_rss(xml_path: Path) -> dict[str, float]:
     code = f"""
 import gc, sys, time, json
@@ -319,9 +395,27 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=40, help="clients, one sysinfo report each per round")
     parser.add_argument("--status", type=int, default=400, help="status files per round")
     parser.add_argument("--skip-rss", action="store_true", help="skip the 20 MB memory measurement")
+    parser.add_argument(
+        "--cpu-clients", type=int, default=10, help="clients of the in-process CPU measurement (0: skip it)"
+    )
+    parser.add_argument("--cpu-only", action="store_true", help="only the in-process CPU measurement")
     parser.add_argument("--json", action="store_true", help="print results as JSON too")
     args = parser.parse_args()
 
+    backend = "PostgreSQL" if args.pg_url else "SQLite"
+    cpu = cpu_per_report(args.pg_url, args.cpu_clients) if args.cpu_clients else []
+    if cpu:
+        print(f"\nprocessing CPU per sysinfo report, in-process ({backend}; process_time + server backends)")
+        print(
+            f"{'round':22} {'reports':>7} {'CPU ms':>7} {'parse ms':>8} {'server ms':>9} {'reports/s/core':>14}"
+        )
+        for row in cpu:
+            print(
+                f"{row['round']:22} {row['reports']:>7} {row['cpu_ms']:>7} {row['parse_ms']:>8}"
+                f" {row['server_ms']:>9} {row['reports_per_core_s']:>14}"
+            )
+    if args.cpu_only:
+        return
     clients = [f"client{i:03d}" for i in range(args.clients)]
     print(f"generating {4 * len(clients)} sysinfo reports (100 users, 30 days)…", file=sys.stderr)
     rounds = [[(f"{c}.zip", sysinfo_zip(c, hour)) for c in clients] for hour in range(4)]
@@ -380,7 +474,6 @@ def main() -> None:
         finally:
             drop_database(handle)
 
-    backend = "PostgreSQL" if args.pg_url else "SQLite"
     print(f"\nbackend: {backend}; one `smart serve` process; cpu: {os.cpu_count()} logical")
     print(f"{'run':58} {'files':>5} {'KB':>5} {'files/s':>8} {'p50 s':>7} {'p99 s':>7} {'failed':>6}")
     for run in results:
@@ -397,7 +490,8 @@ def main() -> None:
     if args.json:
         print(
             json.dumps(
-                {"backend": backend, "runs": [r.row() for r in results], "memory": memory}, ensure_ascii=False
+                {"backend": backend, "cpu": cpu, "runs": [r.row() for r in results], "memory": memory},
+                ensure_ascii=False,
             )
         )
 
