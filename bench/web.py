@@ -1,0 +1,775 @@
+"""Dashboard benchmark: server time per dashboard for a big cabinet, on SQLite or PostgreSQL.
+
+    .venv/bin/python bench/web.py [--installations 1000] [--months 13] [--users 5] [--requests 7]
+                                  [--database-url postgresql://postgres@127.0.0.1:5432/test]
+                                  [--ranges default,13M] [--only analytics,managers]
+
+1. builds one cabinet with N installations (clients, managers, online accesses) and `--months` of data with
+   bulk inserts: a sysinfo report per installation per day (seats, connected sessions), hourly usage of the
+   working hours (one user row per installation and hour), users, weekly empty searches and refusals,
+   DB errors and OperUp files for the last 30 days, abnormal-state intervals and check states, failed
+   online logins, and free-disk gauges (hourly rollups for 13 months, raw samples for 2 days) on 10 % of
+   the installations (disk metrics need an individual setup on the client's server);
+2. logs in as a cabinet user and requests every registered dashboard in-process through the ASGI app
+   (TestClient: routing, dependencies, queries, template), once to warm up and then `--requests` times
+   per time range, and prints p50 / p99 / max of the wall time per request.
+With a PostgreSQL URL a throwaway database is created on that server and dropped at the end.
+Numbers are measured, never assumed; run it on an otherwise idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+import re
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from argon2 import PasswordHasher
+from fastapi.testclient import TestClient
+from sqlalchemy import Table, create_engine, insert, select, text
+from sqlalchemy.engine import make_url
+
+from kodeks_smart.app import create_app
+from kodeks_smart.config import Settings
+from kodeks_smart.ingest.writers import labels_key
+from kodeks_smart.lib.secrets import PasswordHashing, SecretBox
+from kodeks_smart.runtime import Services
+from kodeks_smart.store import admin, migrate
+from kodeks_smart.store.alert_models import AlertState
+from kodeks_smart.store.db import Database, normalize_url
+from kodeks_smart.store.ingest_models import (
+    HourlyRollup,
+    MetricSeries,
+    Sample,
+    SysinfoComponent,
+    SysinfoDatabase,
+    SysinfoDbError,
+    SysinfoKassistDay,
+    SysinfoOperUpFile,
+    SysinfoRefusal,
+    SysinfoReportRow,
+    SysinfoSearch,
+    SysinfoSession,
+    SysinfoUsageHour,
+    SysinfoUser,
+    Upload,
+)
+from kodeks_smart.store.models import Cabinet, Client, Installation, Manager, OnlineAccess
+from kodeks_smart.store.probe_models import OnlineBillingReading, ProbeCheck, ProbeStateInterval
+from kodeks_smart.web.dashboards import REGISTRY
+
+CHUNK = 20_000
+GB = 1024**3
+DEALER = "0599BENCHWEB01"
+
+
+def table(model: Any) -> Table:
+    return model.__table__  # type: ignore[no-any-return]
+
+
+def bulk(db: Database, model: Any, rows: Iterable[dict[str, Any]]) -> int:
+    """Insert rows in chunks, one transaction per chunk; returns the count."""
+    n = 0
+    batch: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        with db.write() as s:
+            s.execute(insert(table(model)), batch)
+
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= CHUNK:
+            flush()
+            n += len(batch)
+            batch = []
+    if batch:
+        flush()
+        n += len(batch)
+    return n
+
+
+def build(db: Database, hashing: PasswordHashing, box: SecretBox, args: argparse.Namespace) -> dict[str, int]:
+    rnd = random.Random(7)
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    days = int(args.months * 30.5)
+    start = now - timedelta(days=days)
+    counts: dict[str, int] = {}
+    with db.write() as s:
+        dealer, _ = admin.add_dealer(s, DEALER, "Бенчмарк")
+        cabinet = admin.add_cabinet(s, DEALER, "Большой кабинет")
+        admin.add_account(s, hashing, "bench", "bench-password", "cabinet", DEALER, ["Большой кабинет"])
+        tenant = {"dealer_id": dealer.id, "cabinet_id": cabinet.id}
+    bulk(db, Manager, ({**tenant, "name": f"Менеджер {m:02d}", "emails": []} for m in range(20)))
+    with db.session() as s:
+        managers = list(s.scalars(select(Manager.id).where(Manager.cabinet_id == tenant["cabinet_id"])))
+    n = args.installations
+    bulk(
+        db,
+        Client,
+        (
+            {
+                **tenant,
+                "manager_id": managers[i % len(managers)],
+                "short_name": f"client{i:04d}",
+                "display_name": f"ООО «Клиент {i}»",
+                "created_at": start,
+            }
+            for i in range(n)
+        ),
+    )
+    with db.session() as s:
+        clients = list(
+            s.scalars(select(Client.id).where(Client.cabinet_id == tenant["cabinet_id"]).order_by(Client.id))
+        )
+    bulk(
+        db,
+        Installation,
+        (
+            {
+                **tenant,
+                "client_id": c,
+                "kind": "internet",
+                "address": f"kodeks{i:04d}.example.ru:80",
+                "protocol": "http",
+                "ping": True,
+                "tz_offset_minutes": 180,
+                "pull": False,
+                "created_at": start,
+            }
+            for i, c in enumerate(clients)
+        ),
+    )
+    with db.session() as s:
+        insts = list(
+            s.execute(
+                select(Installation.id, Installation.client_id)
+                .where(Installation.cabinet_id == tenant["cabinet_id"])
+                .order_by(Installation.id)
+            )
+        )
+    password = box.encrypt("x")
+    bulk(
+        db,
+        OnlineAccess,
+        (
+            {
+                **tenant,
+                "client_id": c,
+                "firm_name": f"Клиент {i}",
+                "host": ("buh1.kodeks.ru", "fs.kodeks.ru", "nps.cntd.ru")[i % 3],
+                "catalog": "kodeks02",
+                "login": f"online{i}",
+                "password_enc": password,
+                "created_at": start,
+            }
+            for i, c in enumerate(clients[: n // 5])
+        ),
+    )
+
+    # One upload + report per installation per day; sessions, DB errors and OperUp files hang on it.
+    report_days = [start + timedelta(days=d, hours=12) for d in range(days)]
+    counts["uploads"] = bulk(
+        db,
+        Upload,
+        (
+            {
+                **tenant,
+                "client_id": c,
+                "installation_id": i,
+                "filename": f"client{i}.xml",
+                "client_name": f"client{i}",
+                "kind": "sysinfo",
+                "fmt": "xml",
+                "size": 1,
+                "sha256": hashlib.sha256(f"{i}:{d}".encode()).hexdigest(),
+                "status": "done",
+                "source": "agent",
+                "received_at": at,
+                "last_received_at": at,
+                "report_time": at,
+            }
+            for i, c in insts
+            for d, at in enumerate(report_days)
+        ),
+    )
+    with db.session() as s:
+        uploads = {
+            (inst, at.replace(tzinfo=UTC) if at.tzinfo is None else at): uid
+            for uid, inst, at in s.execute(
+                select(Upload.id, Upload.installation_id, Upload.report_time).where(
+                    Upload.cabinet_id == tenant["cabinet_id"]
+                )
+            )
+        }
+
+    seats = {i: 5 + (i % 20) for i, _ in insts}
+
+    def fact(i: int, c: int, at: datetime) -> dict[str, Any]:
+        return {**tenant, "client_id": c, "installation_id": i, "upload_id": uploads[(i, at)], "extra": {}}
+
+    counts["reports"] = bulk(
+        db,
+        SysinfoReportRow,
+        (
+            {
+                **fact(i, c, at),
+                "created_at": at,
+                "utc_offset_minutes": 180,
+                "seats": seats[i],
+                "regnum": f"0599_{i:06d}",
+                "sections": {},
+                "unknown_paths": [],
+            }
+            for i, c in insts
+            for at in report_days
+        ),
+    )
+    counts["sessions"] = bulk(
+        db,
+        SysinfoSession,
+        (
+            {
+                **fact(i, c, at),
+                "report_at": at,
+                "login": f"u{k}",
+                "ip": "10.0.0.1",
+                "domain": "BUH" if k == 0 else None,
+            }
+            for i, c in insts
+            for at in report_days
+            for k in range(rnd.randint(0, min(args.users, seats[i])))
+        ),
+    )
+    recent = [at for at in report_days if at >= now - timedelta(days=30)]
+    latest = report_days[-1]
+    counts["databases"] = bulk(
+        db,
+        SysinfoDatabase,
+        (
+            {
+                **fact(i, c, latest),
+                "report_at": latest,
+                "code": "KOD",
+                "license_to": (now + timedelta(days=10 + i % 300)).date(),
+            }
+            for i, c in insts
+        ),
+    )
+    counts["db_errors"] = bulk(
+        db,
+        SysinfoDbError,
+        (
+            {
+                **fact(i, c, at),
+                "report_at": at,
+                "database": "KOD",
+                "volume": f"vol{v}",
+                "code": 603,
+                "text": "Invalid protect string",
+            }
+            for i, c in insts
+            if i % 10 == 0
+            for at in recent
+            for v in range(3)
+        ),
+    )
+    counts["operup"] = bulk(
+        db,
+        SysinfoOperUpFile,
+        (
+            {
+                **fact(i, c, at),
+                "report_at": at,
+                "path": f"OperUp\\{f}.ud6",
+                "modified_at": at - timedelta(hours=rnd.randint(1, 100)),
+            }
+            for i, c in insts
+            for at in recent
+            for f in ("2330nvd", "2330thes")
+        ),
+    )
+    first_upload = {i: uploads[(i, report_days[0])] for i, _ in insts}
+    counts["users"] = bulk(
+        db,
+        SysinfoUser,
+        (
+            {
+                **tenant,
+                "client_id": c,
+                "installation_id": i,
+                "upload_id": first_upload[i],
+                "login": f"u{k}",
+                "first_seen_at": start,
+                "last_seen_at": now,
+                "last_login_at": now - timedelta(days=rnd.randint(0, 120)),
+                "domain": "BUH" if k == 0 else None,
+                "full_name": f"Пользователь {k}" if k % 2 else None,
+                "month_from": now.replace(day=1).date(),
+                "month_db_requests": rnd.randint(0, 300),
+                "month_docs": rnd.randint(0, 100),
+                "extra": {},
+            }
+            for i, c in insts
+            for k in range(args.users)
+        ),
+    )
+    work_hours = [
+        start + timedelta(days=d, hours=h)
+        for d in range(days)
+        if (start + timedelta(days=d)).weekday() < 5
+        for h in range(6, 6 + args.hours_per_day)
+    ]
+    counts["usage"] = bulk(
+        db,
+        SysinfoUsageHour,
+        (
+            {
+                **tenant,
+                "client_id": c,
+                "installation_id": i,
+                "upload_id": first_upload[i],
+                "extra": {},
+                "hour": h,
+                "login": f"u{(n_h + i) % args.users}",
+                "report_at": h,
+                "db_requests": (n_h * 7 + i) % 40,
+                "docs": (n_h + i) % 9,
+                "saved": (n_h + i) % 3,
+                "printed": (n_h + i) % 2,
+                "kassist": (n_h + i) % 4,
+                "services": 1,
+                "searches": (n_h + i) % 11,
+            }
+            for i, c in insts
+            for n_h, h in enumerate(work_hours)
+        ),
+    )
+    counts["searches"] = bulk(
+        db,
+        SysinfoSearch,
+        (
+            {
+                **tenant,
+                "client_id": c,
+                "installation_id": i,
+                "upload_id": first_upload[i],
+                "extra": {},
+                "occurred_at": start + timedelta(days=d, hours=10),
+                "login": "u1",
+                "query_key": f"{d:032d}",
+                "query": "договор аренды",
+                "type": "i",
+                "result": "empty",
+            }
+            for i, c in insts
+            for d in range(0, days, 7)
+        ),
+    )
+    counts["refusals"] = bulk(
+        db,
+        SysinfoRefusal,
+        (
+            {
+                **tenant,
+                "client_id": c,
+                "installation_id": i,
+                "upload_id": first_upload[i],
+                "extra": {},
+                "occurred_at": start + timedelta(days=d, hours=11),
+                "login": "u2",
+                "reason": "no-seats",
+                "code": 2008,
+            }
+            for i, c in insts
+            for d in range(3, days, 7)
+        ),
+    )
+    counts["state_intervals"] = bulk(
+        db,
+        ProbeStateInterval,
+        (
+            {
+                **tenant,
+                "installation_id": i,
+                "state": ("server_down", "maintenance")[d % 2],
+                "http_code": None if d % 2 == 0 else 503,
+                "started_at": start + timedelta(days=d, hours=i % 24),
+                "ended_at": start + timedelta(days=d, hours=i % 24, minutes=20 + i % 40),
+                "detail": "",
+            }
+            for i, _ in insts
+            for d in range(0, days, 15)
+        ),
+    )
+    counts["checks"] = bulk(
+        db,
+        ProbeCheck,
+        (
+            {
+                **tenant,
+                "installation_id": i,
+                "check_name": check,
+                "status": "ok" if (i + k) % 17 else "fail",
+                "since": now - timedelta(hours=i % 48),
+                "checked_at": now,
+                "value": "",
+                "detail": "",
+            }
+            for i, _ in insts
+            for k, check in enumerate(("tcp", "http200", "auth"))
+        ),
+    )
+    with db.session() as s:
+        accesses = list(
+            s.execute(
+                select(OnlineAccess.id, OnlineAccess.client_id).where(
+                    OnlineAccess.cabinet_id == tenant["cabinet_id"]
+                )
+            )
+        )
+    counts["online_alerts"] = bulk(
+        db,
+        AlertState,
+        (
+            {
+                **tenant,
+                "client_id": c,
+                "online_access_id": a,
+                "rule": "OnlineLoginFailed",
+                "key": f"online:{a}:{d}",
+                "status": "resolved",
+                "severity": "critical",
+                "priority": 2,
+                "category": "online",
+                "labels": {},
+                "summary": "",
+                "started_at": start + timedelta(days=d),
+                "resolved_at": start + timedelta(days=d, hours=1),
+                "last_seen_at": start + timedelta(days=d, hours=1),
+            }
+            for a, c in accesses
+            for d in range(a % 10, days, 20)
+        ),
+    )
+    # issue #8 dashboards: online billing (daily readings, hourly for the last 2 days), kAssist days,
+    # component versions of the last 30 days' reports
+    reading_times = [start + timedelta(days=d, hours=9) for d in range(days)] + [
+        now - timedelta(hours=h) for h in range(48, 0, -1)
+    ]
+    counts["billing_readings"] = bulk(
+        db,
+        OnlineBillingReading,
+        (
+            {
+                **tenant,
+                "online_access_id": a,
+                "read_at": at,
+                "source": "soap",
+                "docs_max": 400,
+                "docs_used": min(400, at.day * (3 + a % 10)),
+                "search_max": 4000,
+                "search_used": min(4000, at.day * 40),
+                "print_max": 100,
+                "print_used": at.day % 100,
+                "upload_max": 100,
+                "upload_used": at.day % 50,
+            }
+            for a, _ in accesses
+            for at in reading_times
+        ),
+    )
+    counts["kassist_days"] = bulk(
+        db,
+        SysinfoKassistDay,
+        (
+            {
+                **fact(i, c, at),
+                "day": at.date(),
+                "report_at": at,
+                "links_added": (i + n_d) % 30,
+                "unique_links": (i + n_d) % 12,
+                "not_matched": (i + n_d) % 3,
+                "active_checked": (i + n_d) % 50,
+            }
+            for i, c in insts
+            for n_d, at in enumerate(report_days)
+        ),
+    )
+    counts["components"] = bulk(
+        db,
+        SysinfoComponent,
+        (
+            {
+                **fact(i, c, at),
+                "report_at": at,
+                "type": kind,
+                "name": kind,
+                "version": f"6.4.{4 + i % 2}.{100 + i % 50}" if kind == "ksrv" else "1.2.3",
+            }
+            for i, c in insts
+            for at in report_days[-30:]
+            for kind in ("ksrv", "kassist")
+        ),
+    )
+    disk_insts = [(i, c) for i, c in insts if i % 10 == 0]
+    bulk(
+        db,
+        MetricSeries,
+        (
+            {
+                **tenant,
+                "client_id": c,
+                "installation_id": i,
+                "name": "disk_free",
+                "labels": {"path": "/"},
+                "labels_key": labels_key((("path", "/"),)),
+                "source": "metrics",
+                "created_at": start,
+            }
+            for i, c in disk_insts
+        ),
+    )
+    with db.session() as s:
+        series = list(
+            s.scalars(select(MetricSeries.id).where(MetricSeries.cabinet_id == tenant["cabinet_id"]))
+        )
+    hours = [start + timedelta(hours=h) for h in range(days * 24)]
+    counts["rollups"] = bulk(
+        db,
+        HourlyRollup,
+        (
+            {
+                **tenant,
+                "series_id": sid,
+                "hour": h,
+                "count": 4,
+                "sum": 4 * (5 + sid % 50) * GB,
+                "min": (5 + sid % 50) * GB,
+                "max": (5 + sid % 50) * GB,
+                "last": (5 + sid % 50) * GB,
+                "last_ts": h,
+            }
+            for sid in series
+            for h in hours
+        ),
+    )
+    counts["samples"] = bulk(
+        db,
+        Sample,
+        (
+            {
+                **tenant,
+                "series_id": sid,
+                "ts": now - timedelta(minutes=15 * k),
+                "value": (5 + sid % 50) * GB,
+                "upload_id": 0,
+            }
+            for sid in series
+            for k in range(192)
+        ),
+    )
+    return counts
+
+
+#: Indexes this benchmark proposes (``--proposed-indexes`` creates them before measuring): each dashboard
+#: query filters a cabinet's facts by time, and the existing single-column ``cabinet_id`` indexes make the
+#: database read the cabinet's whole 13 months.
+PROPOSED_INDEXES = {
+    "ix_bench_usage_cabinet_hour": ("sysinfo_usage", "cabinet_id, hour"),
+    "ix_bench_sessions_cabinet_report": ("sysinfo_sessions", "cabinet_id, report_at"),
+    "ix_bench_reports_cabinet_created": ("sysinfo_reports", "cabinet_id, created_at"),
+    "ix_bench_searches_cabinet_time": ("sysinfo_searches", "cabinet_id, occurred_at"),
+    "ix_bench_refusals_cabinet_time": ("sysinfo_refusals", "cabinet_id, occurred_at"),
+    "ix_bench_operup_cabinet_report": ("sysinfo_operup_files", "cabinet_id, report_at"),
+    "ix_bench_db_errors_cabinet_report": ("sysinfo_db_errors", "cabinet_id, report_at"),
+}
+
+
+def login(client: TestClient) -> None:
+    form = client.get("/login", headers={"accept": "text/html"})
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert token
+    r = client.post(
+        "/login", data={"login": "bench", "password": "bench-password", "csrf_token": token.group(1)}
+    )
+    assert r.status_code == 303, r.text
+
+
+def measure(client: TestClient, path: str, requests: int) -> list[float]:
+    r = client.get(path, headers={"accept": "text/html"})
+    if r.status_code != 200:
+        raise RuntimeError(f"{path}: HTTP {r.status_code}: {r.text[:300]}")
+    times = []
+    for _ in range(requests):
+        t0 = time.perf_counter()
+        r = client.get(path, headers={"accept": "text/html"})
+        times.append((time.perf_counter() - t0) * 1000)
+        assert r.status_code == 200
+    return times
+
+
+def profile(client: TestClient, path: str, slug: str) -> None:
+    """cProfile of one request's dashboard function and rendering (they run in the server's thread)."""
+    import cProfile
+    import pstats
+
+    from kodeks_smart.web.dashboards import framework
+
+    profiler = cProfile.Profile()
+    spec = REGISTRY[slug]
+    build, respond = spec.build, framework.View.respond
+
+    def profiled_build(view: framework.View) -> list[framework.Panel]:
+        profiler.enable()
+        try:
+            return build(view)
+        finally:
+            profiler.disable()
+
+    def profiled_respond(view: framework.View, panels: list[framework.Panel]) -> Any:
+        profiler.enable()
+        try:
+            return respond(view, panels)
+        finally:
+            profiler.disable()
+
+    object.__setattr__(spec, "build", profiled_build)
+    framework.View.respond = profiled_respond  # type: ignore[method-assign]
+    try:
+        measure(client, path, 0)
+    finally:
+        object.__setattr__(spec, "build", build)
+        framework.View.respond = respond  # type: ignore[method-assign]
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+@contextmanager
+def temp_pg(base: str) -> Iterator[str]:
+    name = f"smart_benchweb_{uuid.uuid4().hex[:10]}"
+    server = create_engine(normalize_url(base), isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(normalize_url(base)).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with server.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()
+
+
+def run(url: str, args: argparse.Namespace, tmp: Path, reuse: bool = False) -> int:
+    db = Database(url)
+    hashing = PasswordHashing(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    box = SecretBox([SecretBox.generate_key()])
+    if reuse:
+        print(f"store: reusing {url}")
+    else:
+        migrate.upgrade(db)
+        t0 = time.perf_counter()
+        counts = build(db, hashing, box, args)
+        print(
+            f"store ({db.engine.dialect.name}): {args.installations} installations, {args.months} months, "
+            f"{sum(counts.values()):,} rows in {time.perf_counter() - t0:.0f} s — "
+            + ", ".join(f"{k} {v:,}" for k, v in counts.items())
+        )
+        if args.build_only:
+            return 0
+    if args.proposed_indexes:
+        t0 = time.perf_counter()
+        with db.engine.begin() as conn:
+            for name, (tbl, cols) in PROPOSED_INDEXES.items():
+                conn.execute(text(f"CREATE INDEX IF NOT EXISTS {name} ON {tbl} ({cols})"))
+        print(f"proposed indexes created in {time.perf_counter() - t0:.0f} s")
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect() as conn:
+            conn.execute(text("ANALYZE"))
+            conn.commit()
+    else:
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+    (tmp / "data").mkdir(exist_ok=True)
+    settings = Settings.from_values(
+        {
+            "database_url": url,
+            "data_dir": str(tmp / "data"),
+            "secret_key_file": str(tmp / "secret.key"),
+            "scheduler": False,
+            "probes": False,
+        }
+    )
+    services = Services(settings=settings, db=db, box=box, hashing=hashing)
+    with db.session() as s:
+        cabinet_id = s.scalar(select(Cabinet.id).where(Cabinet.name == "Большой кабинет"))
+    slugs = [s for s in REGISTRY if not args.only or s in args.only.split(",")]
+    ranges = args.ranges.split(",")
+    worst = 0.0
+    print(f"\n{'dashboard':<22} {'range':<8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+    with TestClient(create_app(services), follow_redirects=False) as client:
+        login(client)
+        for slug in slugs:
+            for rng in ranges:
+                preset = REGISTRY[slug].default_range if rng == "default" else rng
+                times = measure(client, f"/c/{cabinet_id}/d/{slug}?range={preset}", args.requests)
+                worst = max(worst, pct(times, 0.5))
+                print(
+                    f"{slug:<22} {preset:<8} {pct(times, 0.5):8.0f} {pct(times, 0.99):8.0f} {max(times):8.0f}"
+                )
+        if args.profile:
+            slug = args.profile.split("?")[0]
+            profile(client, f"/c/{cabinet_id}/d/{args.profile}", slug)
+    print(f"\nslowest p50: {worst:.0f} ms")
+    db.dispose()
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--installations", type=int, default=1000)
+    parser.add_argument("--months", type=int, default=13)
+    parser.add_argument("--users", type=int, default=5, help="accounts per installation")
+    parser.add_argument("--hours-per-day", type=int, default=9, help="working hours with usage per weekday")
+    parser.add_argument("--requests", type=int, default=7, help="measured requests per dashboard and range")
+    parser.add_argument(
+        "--ranges", default="default,13M", help="'default' = the dashboard's own default range"
+    )
+    parser.add_argument("--only", default="", help="comma-separated dashboard slugs")
+    parser.add_argument(
+        "--proposed-indexes", action="store_true", help="create PROPOSED_INDEXES before measuring"
+    )
+    parser.add_argument(
+        "--sqlite-path",
+        default="",
+        help="keep the SQLite store in this file; an existing file is measured again without rebuilding",
+    )
+    parser.add_argument("--build-only", action="store_true", help="build the store and stop")
+    parser.add_argument(
+        "--profile", default="", help="print a cProfile of one request to this path (e.g. managers)"
+    )
+    parser.add_argument(
+        "--database-url", default="", help="PostgreSQL server URL (a temporary database is made)"
+    )
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.database_url:
+            with temp_pg(args.database_url) as url:
+                return run(url, args, Path(tmp))
+        path = Path(args.sqlite_path) if args.sqlite_path else Path(tmp) / "bench.db"
+        return run(f"sqlite:///{path}", args, Path(tmp), reuse=path.exists())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
