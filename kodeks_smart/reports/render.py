@@ -119,7 +119,9 @@ EXTRA_ROWS: tuple[tuple[str, str, Literal["count", "pct"]], ...] = (
 
 
 def _involvement_mark(v: float | None) -> str:
-    if v is None or v < 60:
+    if v is None:
+        return ""  # a month without data is not coloured: "Нет данных" says it
+    if v < 60:
         return "bad"
     if v < 80:
         return "warn"
