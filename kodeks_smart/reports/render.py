@@ -26,6 +26,7 @@ from kodeks_smart.reports.data import (
     OnlineUsage,
     QuarterlyReport,
     RenewalReport,
+    ReportError,
     TrialReport,
     fmt_change,
     fmt_number,
@@ -264,7 +265,15 @@ def document(report: Report) -> str:
 
 def pdf(report: Report) -> bytes:
     """The report as PDF, printed by WeasyPrint from `document`."""
-    from weasyprint import HTML  # type: ignore[import-untyped]  # imported on use: it loads pango and fonts, slow for a CLI start
+    try:
+        # Imported on use: it loads pango and fonts, slow for a CLI start.
+        from weasyprint import HTML  # type: ignore[import-untyped]
+    except OSError as exc:  # the system libraries WeasyPrint needs are missing
+        raise ReportError(
+            "PDF недоступен: на сервере нет библиотек Pango для WeasyPrint "
+            "(Debian: apt-get install libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core); "
+            f"отчёт можно получить в XLSX или HTML ({exc})"
+        ) from exc
 
     result: bytes = HTML(string=document(report)).write_pdf()
     return result

@@ -153,7 +153,7 @@ def _answer(page: Page, report: render.Report, fmt: str) -> Response:
         )
     if fmt not in ("pdf", "xlsx"):
         raise _bad("Формат: pdf, xlsx или html")
-    content = render.render(report, fmt)
+    content = _guard(render.render, report, fmt)
     name = render.filename(report, fmt)
     return Response(
         content,
