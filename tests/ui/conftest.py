@@ -144,7 +144,7 @@ def _upload_reports(url: str, token: str, clients: list[str]) -> int:
     return min(len(clients), len(SCENARIOS))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def demo(
     tmp_path_factory: pytest.TempPathFactory, hashing: PasswordHashing, sqlite_template: Path
 ) -> Iterator[Demo]:
@@ -194,8 +194,10 @@ def demo(
         sim.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(demo: Demo) -> Iterator[Browser]:
+    # Package scope: Playwright's sync API allows one running instance per thread, and other test
+    # packages (tests/web) start their own after this one has stopped.
     from playwright.sync_api import sync_playwright
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
