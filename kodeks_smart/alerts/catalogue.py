@@ -389,6 +389,15 @@ _BASE: list[RuleSpec] = [
         "sysinfo",
         "В sysinfo нет заполненного блока срока действия лицензии: {database}",
     ),
+    # -- SMART's own rules (not in the original catalogue) ---------------------------------------------
+    _r(
+        "SmartAsrpForwardFailing",
+        "warning",
+        3,
+        "technical",
+        "meta",
+        "Отчёты sysinfo не передаются в АСРП уже {value}: {text}",
+    ),
 ]
 
 _BY_NAME = {r.name: r for r in _BASE}

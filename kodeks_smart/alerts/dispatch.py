@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -72,10 +72,20 @@ class Dispatcher:
         self.muters = list(muters) if muters is not None else default_muters()
 
     def due(self, session: Session, now: datetime) -> tuple[list[AlertState], list[AlertState]]:
+        # Most firing alerts are not due: decide on plain rows, load only the due ones as objects.
+        due = [
+            row.id
+            for row in session.execute(
+                select(AlertState.id, AlertState.rule, AlertState.fired_at, AlertState.notified_at).where(
+                    AlertState.status == "firing"
+                )
+            )
+            if self._is_due(row, now)
+        ]
         firing = [
             s
-            for s in session.scalars(select(AlertState).where(AlertState.status == "firing"))
-            if self._is_due(s, now)
+            for start in range(0, len(due), 500)
+            for s in session.scalars(select(AlertState).where(AlertState.id.in_(due[start : start + 500])))
         ]
         resolved = list(
             session.scalars(
@@ -86,13 +96,14 @@ class Dispatcher:
         )
         return firing, resolved
 
-    def _is_due(self, state: AlertState, now: datetime) -> bool:
+    def _is_due(self, state: Any, now: datetime) -> bool:
+        """``state``: an alert, or a row with its ``rule``, ``fired_at`` and ``notified_at``."""
         spec = RULES.get(state.rule)
         if spec is None:
             return False
         if state.notified_at is None:
-            return state.fired_at is not None and now - state.fired_at >= self.group_wait
-        return (now - state.notified_at).total_seconds() >= spec.repeat_seconds
+            return state.fired_at is not None and bool(now - state.fired_at >= self.group_wait)
+        return bool((now - state.notified_at).total_seconds() >= spec.repeat_seconds)
 
     def run(self, session: Session, now: datetime) -> DispatchResult:
         result = DispatchResult()

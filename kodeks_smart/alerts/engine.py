@@ -10,25 +10,33 @@ One evaluation cycle:
    notified), pending and no longer active → forgotten. A resolved alert that comes back before its
    RESOLVED went out continues firing instead of flapping.
 Every transition writes an ``alert_events`` row in the same transaction.
+
+Incremental cycles. Rules fed by sysinfo reports (the Evaluator's ``scoped`` rules) only change when a new
+report is processed. The Evaluator keeps in memory the id of the newest report it has seen (the watermark);
+a *partial* cycle evaluates those rules only for the installations with reports past the watermark (the
+installation ids are in `cycle_scope` for their conditions) and leaves every alert of other installations
+exactly as it is. A *full* cycle evaluates everything; it runs on the first cycle (so a restart simply does
+one) and then every ``full_interval`` seconds, which also covers the clock-dependent parts of those rules.
+Rules that are not scoped (probes, online access…) are evaluated in full every cycle.
 """
 
 from __future__ import annotations
 
 import logging
-import string
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from kodeks_smart.alerts.catalogue import COUNT_FOR, RULES, RuleSpec
 from kodeks_smart.store.alert_models import AlertEvent, AlertState
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -49,22 +57,113 @@ Condition = Callable[[Session, datetime], Iterable[Instance]]
 
 #: ``last_seen_at`` is refreshed at most this often, so that steady alerts are not rewritten every cycle.
 LAST_SEEN_GRANULARITY = timedelta(minutes=5)
+#: Key of a dict in ``session.info`` that lives for the conditions of one cycle: conditions of several
+#: rules answered by one query keep its result there (see `cycle_cached`).
+CYCLE_CACHE = "kodeks_smart.alerts.cycle"
+#: Key of ``session.info`` holding, while the scoped conditions of a partial cycle run, the installation ids
+#: they evaluate (see `cycle_scope`).
+CYCLE_SCOPE = "kodeks_smart.alerts.scope"
+#: ``changes(session, watermark)`` → (new watermark, installation ids with reports past ``watermark``);
+#: with ``watermark`` None only the new watermark matters (a full pass follows).
+ChangeFeed = Callable[[Session, int | None], tuple[int | None, frozenset[int]]]
+_CHUNK = 500
+#: A partial cycle with more installations to look at than this is a full pass instead.
+MAX_SCOPE = 5000
+#: Columns an active instance sets on its alert, in the order of `_values`.
+_ASSIGNED = (
+    "dealer_id",
+    "cabinet_id",
+    "client_id",
+    "installation_id",
+    "online_access_id",
+    "severity",
+    "priority",
+    "category",
+    "labels",
+    "summary",
+)
+#: What a cycle reads of every open alert to tell steady ones from those that change.
+_COMPARED = (
+    AlertState.id,
+    AlertState.rule,
+    AlertState.key,
+    AlertState.status,
+    AlertState.started_at,
+    AlertState.last_seen_at,
+    *(getattr(AlertState, name) for name in _ASSIGNED),
+)
 
 
-class _Lenient(string.Formatter):
-    def get_value(self, key: int | str, args: Any, kwargs: Mapping[str, Any]) -> Any:
-        if isinstance(key, str):
-            value = kwargs.get(key)
-            return "?" if value is None or value == "" else value
-        return super().get_value(key, args, kwargs)
+def _values(inst: Instance, spec: RuleSpec, labels: dict[str, Any], summary: str) -> tuple[Any, ...]:
+    return (
+        inst.dealer_id,
+        inst.cabinet_id,
+        inst.client_id,
+        inst.installation_id,
+        inst.online_access_id,
+        spec.severity,
+        spec.priority,
+        spec.category,
+        labels,
+        summary,
+    )
 
 
-_FORMATTER = _Lenient()
+def _steady(
+    row: Any, inst: Instance, spec: RuleSpec, labels: dict[str, Any], summary: str, now: datetime
+) -> bool:
+    """True if an open alert stays as it is (but for ``last_seen_at``): same values, and not a pending one
+    whose ``for`` has run out."""
+    if row.status == "pending" and (now - row.started_at).total_seconds() >= spec.for_seconds:
+        return False
+    return all(
+        getattr(row, name) == value
+        for name, value in zip(_ASSIGNED, _values(inst, spec, labels, summary), strict=True)
+    )
+
+
+def cycle_cached(session: Session, name: str, compute: Callable[[], T]) -> T:
+    """``compute()``, once per evaluation cycle: conditions of several rules that one query answers share its
+    result through this. Outside a cycle (a condition called on its own) it simply computes."""
+    cache: dict[str, Any] | None = session.info.get(CYCLE_CACHE)
+    if cache is None:
+        return compute()
+    if session.info.get(CYCLE_SCOPE) is not None:
+        name = f"{name}@scoped"  # computed for some installations only: not for a condition without scope
+    if name not in cache:
+        cache[name] = compute()
+    return cast(T, cache[name])
+
+
+def cycle_scope(session: Session) -> frozenset[int] | None:
+    """The installation ids a scoped condition is to evaluate now; None = all of them."""
+    scope: frozenset[int] | None = session.info.get(CYCLE_SCOPE)
+    return scope
+
+
+@dataclass(frozen=True)
+class RuleScope:
+    """What a partially evaluated rule covered: its stored alerts whose ``column`` (``installation_id``, or
+    ``cabinet_id`` for a Count rule) is in ``ids``; its other alerts are left as they are."""
+
+    column: str
+    ids: frozenset[int]
+
+    def covers(self, row: Any) -> bool:
+        return getattr(row, self.column) in self.ids
+
+
+class _Lenient(dict[str, Any]):
+    """Labels for ``str.format_map``: a missing, None or empty label reads as «?»."""
+
+    def __getitem__(self, key: str) -> Any:
+        value = self.get(key)
+        return "?" if value is None or value == "" else value
 
 
 def render_summary(spec: RuleSpec, labels: Mapping[str, Any]) -> str:
     """The rule's Russian summary line; a missing label shows as «?» instead of failing."""
-    return _FORMATTER.format(spec.summary, **labels)
+    return spec.summary.format_map(_Lenient(labels))
 
 
 @dataclass
@@ -74,50 +173,112 @@ class CycleResult:
     active: int = 0
     fired: int = 0
     resolved: int = 0
+    #: True for a full pass; else the partially evaluated rules and what they covered.
+    full: bool = True
+    scopes: dict[str, RuleScope] = field(default_factory=dict)
 
 
 class Evaluator:
-    def __init__(self, conditions: Mapping[str, Condition], rules: Mapping[str, RuleSpec] = RULES) -> None:
+    """Evaluates the rules, cycle after cycle; keep one instance for the incremental cycles to work.
+
+    ``scoped`` names the rules whose conditions honour `cycle_scope` and ``changes`` tells which installations
+    have new data; without ``changes`` every cycle is a full pass.
+    """
+
+    def __init__(
+        self,
+        conditions: Mapping[str, Condition],
+        rules: Mapping[str, RuleSpec] = RULES,
+        *,
+        scoped: Collection[str] = (),
+        changes: ChangeFeed | None = None,
+        full_interval: float = 300.0,
+    ) -> None:
         unknown = sorted(set(conditions) - set(rules))
         if unknown:
             raise ValueError(f"conditions for unknown rules: {', '.join(unknown)}")
         self.conditions = dict(conditions)
         self.rules = rules
+        self.scoped = frozenset(scoped) & set(conditions)
+        self.changes = changes
+        self.full_interval = timedelta(seconds=full_interval)
+        #: Id of the newest report seen (None: nothing seen yet, the next cycle is a full pass).
+        self.watermark: int | None = None
+        self.last_full: datetime | None = None
+
+    def reset(self) -> None:
+        """Forget the watermark: the next cycle is a full pass (after a cycle that was not committed)."""
+        self.watermark = None
+        self.last_full = None
+
+    def _plan(self, session: Session, now: datetime) -> frozenset[int] | None:
+        """The installations the scoped rules evaluate this cycle; None = a full pass."""
+        if self.changes is None or not self.scoped:
+            return None
+        full_due = (
+            self.watermark is None or self.last_full is None or now - self.last_full >= self.full_interval
+        )
+        watermark, changed = self.changes(session, None if full_due else self.watermark)
+        if len(changed) > MAX_SCOPE:
+            full_due = True  # as costly as a full pass anyway
+        if full_due:
+            self.last_full = now
+        self.watermark = watermark if watermark is not None else self.watermark
+        return None if full_due else changed
 
     def collect(
-        self, session: Session, now: datetime, result: CycleResult
+        self,
+        session: Session,
+        now: datetime,
+        result: CycleResult,
+        scope: frozenset[int] | None = None,
     ) -> dict[tuple[str, str], Instance]:
-        """Steps 1 and 2: the active instances of every rule that could be evaluated."""
+        """Steps 1 and 2: the active instances of every rule that could be evaluated (the scoped rules only
+        for the installations in ``scope``, unless it is None)."""
         active: dict[tuple[str, str], Instance] = {}
+        result.full = scope is None
         for name, condition in self.conditions.items():
+            partial = scope is not None and name in self.scoped
+            if partial and not scope:
+                continue  # no new reports: nothing to look at, its alerts stay as they are
+            session.info[CYCLE_SCOPE] = scope if partial else None
             try:
                 instances = list(condition(session, now))
             except Exception as exc:  # one broken rule must not stop the others
                 log.exception("alert rule %s failed", name)
                 result.failed[name] = f"{type(exc).__name__}: {exc}"
                 continue
+            finally:
+                session.info.pop(CYCLE_SCOPE, None)
             result.evaluated.append(name)
+            if partial:
+                assert scope is not None
+                result.scopes[name] = RuleScope("installation_id", scope)
             for inst in instances:
+                if partial and inst.installation_id not in scope:  # type: ignore[operator]
+                    continue  # a condition that ignores the scope must not touch other installations
                 active[(inst.rule, inst.key)] = inst
         for base, count_rule in COUNT_FOR.items():
             if base not in result.evaluated or count_rule.name not in self.rules:
                 continue
             result.evaluated.append(count_rule.name)
-            by_cabinet: dict[tuple[int, int], list[Instance]] = defaultdict(list)
+            spec = self.rules[base]
+            by_cabinet: dict[tuple[int, int], list[str]] = defaultdict(list)
+            dealers: dict[int, Any] = {}
             for inst in active.values():
                 if inst.rule == base:
-                    by_cabinet[(inst.dealer_id, inst.cabinet_id)].append(inst)
+                    by_cabinet[(inst.dealer_id, inst.cabinet_id)].append(
+                        f"{inst.labels.get('client') or '?'} — {render_summary(spec, inst.labels)}"
+                    )
+                    dealers.setdefault(inst.dealer_id, inst.labels.get("dealer"))
+            base_scope = result.scopes.get(base)
+            if base_scope is not None:
+                cabinets = self._count_partial(session, base, base_scope, by_cabinet, dealers)
+                result.scopes[count_rule.name] = RuleScope("cabinet_id", cabinets)
             for (dealer_id, cabinet_id), members in by_cabinet.items():
                 if len(members) > count_rule.count_threshold:
-                    spec = self.rules[base]
-                    objects = sorted(
-                        f"{m.labels.get('client') or '?'} — {render_summary(spec, m.labels)}" for m in members
-                    )
-                    labels = {
-                        "count": len(members),
-                        "objects": objects,
-                        "dealer": members[0].labels.get("dealer"),
-                    }
+                    objects = sorted(members)
+                    labels = {"count": len(members), "objects": objects, "dealer": dealers.get(dealer_id)}
                     key = f"cabinet:{cabinet_id}"
                     active[(count_rule.name, key)] = Instance(
                         count_rule.name, key, dealer_id, cabinet_id, labels=labels
@@ -125,38 +286,146 @@ class Evaluator:
         result.active = len(active)
         return active
 
-    def run(self, session: Session, now: datetime) -> CycleResult:
-        """One cycle (steps 1–3) inside the caller's transaction."""
-        result = CycleResult()
-        active = self.collect(session, now, result)
-        evaluated = set(result.evaluated)
-        if not evaluated:
-            return result
-        rows = session.scalars(
-            select(AlertState).where(
-                AlertState.rule.in_(evaluated),
-                or_(AlertState.status != "resolved", AlertState.resolve_pending.is_(True)),
+    @staticmethod
+    def _count_partial(
+        session: Session,
+        base: str,
+        scope: RuleScope,
+        by_cabinet: dict[tuple[int, int], list[str]],
+        dealers: dict[int, Any],
+    ) -> frozenset[int]:
+        """Count instances after a partial evaluation of their base rule: the cabinets it touched (with
+        active instances now, or open alerts of the evaluated installations) get the evaluated instances plus
+        the open alerts of their other installations, as the last cycle that evaluated those left them.
+        Returns the cabinets whose Count alerts this cycle decides."""
+        is_open = AlertState.status.in_(("pending", "firing"))
+        cabinets = {cabinet_id for _, cabinet_id in by_cabinet}
+        ids = sorted(scope.ids)
+        for start in range(0, len(ids), _CHUNK):
+            cabinets.update(
+                session.scalars(
+                    select(AlertState.cabinet_id)
+                    .where(
+                        AlertState.rule == base,
+                        is_open,
+                        AlertState.installation_id.in_(ids[start : start + _CHUNK]),
+                    )
+                    .distinct()
+                )
             )
-        )
-        states = {(s.rule, s.key): s for s in rows}
+        touched = sorted(cabinets)
+        for start in range(0, len(touched), _CHUNK):
+            for row in session.execute(
+                select(
+                    AlertState.dealer_id,
+                    AlertState.cabinet_id,
+                    AlertState.installation_id,
+                    AlertState.labels,
+                    AlertState.summary,
+                ).where(
+                    AlertState.rule == base,
+                    is_open,
+                    AlertState.cabinet_id.in_(touched[start : start + _CHUNK]),
+                )
+            ):
+                if scope.covers(row):
+                    continue  # evaluated just now
+                labels = row.labels or {}
+                by_cabinet[(row.dealer_id, row.cabinet_id)].append(
+                    f"{labels.get('client') or '?'} — {row.summary}"
+                )
+                dealers.setdefault(row.dealer_id, labels.get("dealer"))
+        return frozenset(cabinets)
+
+    def _open_rows(self, session: Session, result: CycleResult) -> dict[tuple[str, str], Any]:
+        """The compared columns of the open alerts (and those whose RESOLVED is due) that this cycle decides:
+        all of the rules evaluated in full, those in their scope of the partially evaluated ones."""
+        is_open = or_(AlertState.status != "resolved", AlertState.resolve_pending.is_(True))
+        whole = [name for name in result.evaluated if name not in result.scopes]
+        queries = []
+        if whole:
+            queries.append(select(*_COMPARED).where(AlertState.rule.in_(whole), is_open))
+        by_scope: dict[RuleScope, list[str]] = defaultdict(list)
+        for name, scope in result.scopes.items():
+            by_scope[scope].append(name)
+        for scope, names in by_scope.items():
+            ids = sorted(scope.ids)
+            column = getattr(AlertState, scope.column)
+            for start in range(0, len(ids), _CHUNK):
+                queries.append(
+                    select(*_COMPARED).where(
+                        AlertState.rule.in_(names), is_open, column.in_(ids[start : start + _CHUNK])
+                    )
+                )
+        return {(row.rule, row.key): row for stmt in queries for row in session.execute(stmt)}
+
+    def run(self, session: Session, now: datetime) -> CycleResult:
+        """One cycle (steps 1–3) inside the caller's transaction.
+
+        Most alerts are steady from one cycle to the next. Their states are compared as plain rows (one Core
+        select of the compared columns), not loaded as ORM objects; only alerts that change — new, pending
+        due to fire, with changed labels, returning or vanishing — are loaded and updated through the ORM,
+        and steady alerts whose ``last_seen_at`` is due get it in one bulk UPDATE.
+        """
+        result = CycleResult()
+        session.info[CYCLE_CACHE] = {}
+        try:
+            scope = self._plan(session, now)
+            active = self.collect(session, now, result, scope)
+        finally:
+            session.info.pop(CYCLE_CACHE, None)
+        if scope is not None and self.scoped.intersection(result.failed):
+            # The new reports of this cycle were not seen by a broken rule: the next cycle is a full pass.
+            self.last_full = None
+        if not result.evaluated:
+            return result
+        light = self._open_rows(session, result)
+        wanted: dict[tuple[str, str], tuple[RuleSpec, dict[str, Any], str]] = {}
+        load: list[int] = []  # ids of stored alerts that change
+        touch: list[int] = []  # ids of steady alerts whose last_seen_at is due
+        returning: dict[str, list[str]] = defaultdict(list)  # not open: new, or resolved and back
+        unknown: set[tuple[str, str]] = set()
+        for ident, inst in active.items():
+            spec, labels, summary = wanted[ident] = self._desired(inst)
+            row = light.pop(ident, None)
+            if row is None:
+                returning[inst.rule].append(inst.key)
+                unknown.add(ident)
+            elif row.status in ("pending", "firing") and _steady(row, inst, spec, labels, summary, now):
+                if row.last_seen_at is None or now - row.last_seen_at >= LAST_SEEN_GRANULARITY:
+                    touch.append(row.id)
+            else:
+                load.append(row.id)
+        # What is left in ``light`` is no longer active: pending ones are forgotten, firing ones resolve.
+        load.extend(row.id for row in light.values() if row.status in ("pending", "firing"))
+        states: dict[tuple[str, str], AlertState] = {}
+        for start in range(0, len(load), _CHUNK):
+            for state in session.scalars(
+                select(AlertState).where(AlertState.id.in_(load[start : start + _CHUNK]))
+            ):
+                states[(state.rule, state.key)] = state
         # Resolved alerts that come back: one query per rule and chunk of keys, not one per alert.
-        returning: dict[str, list[str]] = defaultdict(list)
-        for rule, key in active:
-            if (rule, key) not in states:
-                returning[rule].append(key)
-        resolved: dict[tuple[str, str], AlertState] = {}
         for rule, keys in returning.items():
-            for start in range(0, len(keys), 500):
-                for s in session.scalars(
+            for start in range(0, len(keys), _CHUNK):
+                for state in session.scalars(
                     select(AlertState).where(
-                        AlertState.rule == rule, AlertState.key.in_(keys[start : start + 500])
+                        AlertState.rule == rule, AlertState.key.in_(keys[start : start + _CHUNK])
                     )
                 ):
-                    resolved[(s.rule, s.key)] = s
+                    states[(state.rule, state.key)] = state
+        for start in range(0, len(touch), _CHUNK):
+            session.execute(
+                update(AlertState)
+                .where(AlertState.id.in_(touch[start : start + _CHUNK]))
+                .values(last_seen_at=now)
+                .execution_options(synchronize_session=False)
+            )
         fired: list[AlertState] = []
         for ident, inst in active.items():
-            state = states.pop(ident, None) or resolved.get(ident)
-            state, fires = self._observe(session, state, inst, now)
+            found = states.pop(ident, None)
+            if found is None and ident not in unknown:
+                continue  # steady
+            state, fires = self._observe(session, found, inst, wanted[ident], now)
             if fires:
                 fired.append(state)
         if fired:
@@ -168,15 +437,25 @@ class Evaluator:
             self._vanish(session, state, now, result)
         return result
 
-    def _observe(
-        self, session: Session, state: AlertState | None, inst: Instance, now: datetime
-    ) -> tuple[AlertState, bool]:
-        """Update (or create) the alert of an active instance; the flag is True if it fires now."""
+    def _desired(self, inst: Instance) -> tuple[RuleSpec, dict[str, Any], str]:
+        """The rule, labels and summary an alert of ``inst`` should carry."""
         spec = self.rules[inst.rule]
         labels = dict(inst.labels)
         summary = (
             render_summary(spec, labels) if not spec.is_count else spec.summary.format(count=labels["count"])
         )
+        return spec, labels, summary
+
+    def _observe(
+        self,
+        session: Session,
+        state: AlertState | None,
+        inst: Instance,
+        desired: tuple[RuleSpec, dict[str, Any], str],
+        now: datetime,
+    ) -> tuple[AlertState, bool]:
+        """Update (or create) the alert of an active instance; the flag is True if it fires now."""
+        spec, labels, summary = desired
         if state is None:
             state = AlertState(rule=inst.rule, key=inst.key, status="pending", started_at=now)
             session.add(state)
@@ -193,18 +472,7 @@ class Evaluator:
                 state.resolved_at = None
                 state.notified_at = None
         # Assign only what changed: a steady alert then costs no UPDATE at all.
-        for name, value in (
-            ("dealer_id", inst.dealer_id),
-            ("cabinet_id", inst.cabinet_id),
-            ("client_id", inst.client_id),
-            ("installation_id", inst.installation_id),
-            ("online_access_id", inst.online_access_id),
-            ("severity", spec.severity),
-            ("priority", spec.priority),
-            ("category", spec.category),
-            ("labels", labels),
-            ("summary", summary),
-        ):
+        for name, value in zip(_ASSIGNED, _values(inst, spec, labels, summary), strict=True):
             if getattr(state, name) != value:
                 setattr(state, name, value)
         if state.last_seen_at is None or now - state.last_seen_at >= LAST_SEEN_GRANULARITY:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from kodeks_smart.alerts.dispatch import Dispatcher, Notification
 from kodeks_smart.alerts.engine import Evaluator
 from kodeks_smart.alerts.render import AlertLine, render
-from kodeks_smart.alerts.rules import all_conditions
+from kodeks_smart.alerts.rules import evaluator as rules_evaluator
 from kodeks_smart.notify import outbox, worker
 from kodeks_smart.notify.base import Link, Message
 from kodeks_smart.notify.routing import Recipient, route
@@ -136,12 +136,21 @@ class OutboxSink:
             self.enqueued += 1
 
 
-def evaluate_and_dispatch(services: Services, now: datetime) -> int:
-    """One alert cycle in one transaction; returns the number of notifications stored."""
+def evaluate_and_dispatch(services: Services, now: datetime, evaluator: Evaluator | None = None) -> int:
+    """One alert cycle in one transaction; returns the number of notifications stored.
+
+    Pass the same ``evaluator`` from cycle to cycle for incremental evaluation (see `Evaluator`); without one
+    the cycle is a full pass."""
     sink = OutboxSink(services.settings.effective_public_url)
-    with services.db.write() as session:
-        Evaluator(all_conditions()).run(session, now)
-        Dispatcher(sink).run(session, now)
+    if evaluator is None:
+        evaluator = rules_evaluator(services.settings.alert_full_interval)
+    try:
+        with services.db.write() as session:
+            evaluator.run(session, now)
+            Dispatcher(sink).run(session, now)
+    except BaseException:
+        evaluator.reset()  # its watermark moved in a transaction that was not committed
+        raise
     if sink.enqueued:
         worker.wake(services)
     return sink.enqueued
@@ -150,8 +159,10 @@ def evaluate_and_dispatch(services: Services, now: datetime) -> int:
 def alert_jobs(services: Services) -> list[Job]:
     from kodeks_smart.store.types import utcnow
 
+    evaluator = rules_evaluator(services.settings.alert_full_interval)
+
     async def evaluate() -> None:
-        await asyncio.to_thread(evaluate_and_dispatch, services, utcnow())
+        await asyncio.to_thread(evaluate_and_dispatch, services, utcnow(), evaluator)
 
     return [
         Job(

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kodeks_smart.alerts.dispatch import Dispatcher, Notification
-from kodeks_smart.alerts.engine import Evaluator, Instance
+from kodeks_smart.alerts.engine import Evaluator, Instance, cycle_cached
 from kodeks_smart.store.alert_models import AlertEvent, AlertState, Silence
 from kodeks_smart.store.db import Database
 from tests.conftest import Tenants
@@ -262,3 +262,53 @@ def test_probe_alerts_stay_quiet_during_the_installations_planned_backup_hour(
     assert states(db)[("KodeksTcpStatus", f"inst:{inst_id}")] == "firing"
     cycle(db, pipeline, T0 + timedelta(minutes=61))
     assert pipeline[2].names() == [("firing", "KodeksTcpStatus", 1)]
+
+
+def test_a_steady_alert_is_left_alone_but_for_last_seen_and_a_changed_label_is_stored(
+    db: Database, tenants: Tenants
+) -> None:
+    address = {"value": "h1:80"}
+    runs: list[datetime] = []
+
+    def shared(session: Session, now: datetime) -> dict[str, str]:
+        runs.append(now)
+        return {"address": address["value"]}
+
+    def tcp(session: Session, now: datetime) -> Iterable[Instance]:
+        labels = cycle_cached(session, "test.shared", lambda: shared(session, now))
+        yield Instance("KodeksTcpStatus", "inst:1", tenants.dealer_id, tenants.cabinet_a, labels=labels)
+
+    def http(session: Session, now: datetime) -> Iterable[Instance]:
+        labels = cycle_cached(session, "test.shared", lambda: shared(session, now))
+        yield Instance("KodeksHttp200Status", "inst:1", tenants.dealer_id, tenants.cabinet_a, labels=labels)
+
+    sink = Sink()
+    pipeline = (Evaluator({"KodeksTcpStatus": tcp, "KodeksHttp200Status": http}), Dispatcher(sink), sink)
+
+    def stored() -> tuple[str, datetime, str, int]:
+        with db.session() as s:
+            state = s.scalars(select(AlertState).where(AlertState.rule == "KodeksTcpStatus")).one()
+            events = len(s.scalars(select(AlertEvent)).all())
+            return state.status, state.last_seen_at, state.summary, events
+
+    cycle(db, pipeline, T0)
+    cycle(db, pipeline, T0 + timedelta(minutes=3))  # fires
+    assert len(runs) == 2  # one query per cycle for both rules
+    cycle(db, pipeline, T0 + timedelta(minutes=4))  # notified
+    status, seen, summary, events = stored()
+    assert (status, seen, summary) == (
+        "firing",
+        T0 + timedelta(minutes=3),
+        "Порт ПК не принимает соединения (h1:80)",
+    )
+    cycle(db, pipeline, T0 + timedelta(minutes=5))  # steady, last_seen_at not due
+    assert stored() == (status, seen, summary, events)
+    cycle(db, pipeline, T0 + timedelta(minutes=8, seconds=1))  # steady, last_seen_at due
+    assert stored() == (status, T0 + timedelta(minutes=8, seconds=1), summary, events)
+    address["value"] = "h1:8080"
+    cycle(db, pipeline, T0 + timedelta(minutes=9))
+    status, _, summary, after = stored()
+    assert (status, summary) == ("firing", "Порт ПК не принимает соединения (h1:8080)")
+    assert after == events  # a changed label is no new transition
+    assert [n.kind for n in sink.sent] == ["firing", "firing"]  # one message per rule, not repeated
+    assert cycle_cached(Session(), "outside", lambda: 42) == 42  # outside a cycle it just computes

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from kodeks_smart.alerts.catalogue import RULES
 from kodeks_smart.alerts.dispatch import Dispatcher, Notification
 from kodeks_smart.alerts.engine import Evaluator, render_summary
-from kodeks_smart.alerts.rules.sysinfo_rules import CONDITIONS
+from kodeks_smart.alerts.rules.sysinfo_rules import CONDITIONS, EMPTY_SEARCHES_LISTED, EMPTY_SEARCHES_SHOWN
 from kodeks_smart.ingest import service
 from kodeks_smart.ingest.consumer import drain
 from kodeks_smart.ingest.context import IngestContext
@@ -27,7 +27,7 @@ from kodeks_smart.simulator.sysinfo_profile import DB_ERROR_SCENARIO_CODES
 from kodeks_smart.store import admin
 from kodeks_smart.store.alert_models import AlertState
 from kodeks_smart.store.db import Database
-from kodeks_smart.store.ingest_models import Upload
+from kodeks_smart.store.ingest_models import SysinfoSearch, Upload
 from kodeks_smart.store.models import Cabinet, Client, Installation
 from tests.conftest import Tenants
 
@@ -295,21 +295,38 @@ def test_error_2007_on_many_installations_gives_one_count_message_until_resolved
     _count_fires_alone_and_resolves(h, "KodeksDBerrorsCode2007Count", clients, "db-error-2007")
 
 
-def test_an_empty_search_fires_per_search_and_ages_out_after_a_day(h: Harness) -> None:
+def test_empty_searches_fire_one_alert_per_installation_listing_them_and_age_out_after_a_day(
+    h: Harness,
+) -> None:
     h.feed(seed=2)
     h.cycle(T0 + LOOK)
-    empty = h.states(rule="KodeksSearchIsEmpty")
-    assert len(empty) > 1
-    for state in empty.values():
-        assert_labelled(state)
-        assert state.labels["query"] and state.labels["user"]
-        assert state.summary == f"Пустой поиск: «{state.labels['query']}» ({state.labels['user']})"
-    [message] = h.sink.of("KodeksSearchIsEmpty")  # all empty searches of the cabinet in one message
-    assert len(message.alerts) == len(empty)
+    with h.db.session() as s:
+        empty_rows = s.execute(
+            select(SysinfoSearch.login, SysinfoSearch.query).where(
+                SysinfoSearch.result == "empty", SysinfoSearch.occurred_at >= T0 + LOOK - timedelta(hours=24)
+            )
+        ).all()
+    assert len(empty_rows) > 1
+    [(ident, state)] = h.states(rule="KodeksSearchIsEmpty").items()
+    assert ident[1].endswith(":search-empty")
+    assert_labelled(state)
+    assert state.labels["value"] == len(empty_rows)
+    shown = state.labels["query"].split("», «")
+    assert 1 <= len(shown) <= EMPTY_SEARCHES_SHOWN and set(shown) <= {q or "" for _, q in empty_rows}
+    assert state.labels["user"].endswith(f"; поисков: {len(empty_rows)}")
+    listed = state.labels["searches"]
+    assert len(listed) == min(len(empty_rows), EMPTY_SEARCHES_LISTED)
+    assert {line.split(": ", 1)[1] for line in listed} <= {q or "" for _, q in empty_rows}
+    assert listed == sorted(
+        listed, key=lambda line: datetime.strptime(line[:16], "%d.%m.%Y %H:%M"), reverse=True
+    )
+    assert state.summary == f"Пустой поиск: «{state.labels['query']}» ({state.labels['user']})"
+    [message] = h.sink.of("KodeksSearchIsEmpty")
+    assert [a.key for a in message.alerts] == [ident[1]]
 
     h.feed("no-empty-searches", at=T0 + LATER, seed=2)
     h.cycle(T0 + LATER + LOOK)
-    assert set(h.states("resolved", "KodeksSearchIsEmpty")) == set(empty)
+    assert set(h.states("resolved", "KodeksSearchIsEmpty")) == {ident}
     assert h.firing_rules() == set()
 
 

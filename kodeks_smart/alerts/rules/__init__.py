@@ -12,7 +12,7 @@ import importlib
 import pkgutil
 from types import ModuleType
 
-from kodeks_smart.alerts.engine import Condition
+from kodeks_smart.alerts.engine import Condition, Evaluator
 
 
 def all_conditions() -> dict[str, Condition]:
@@ -24,6 +24,26 @@ def all_conditions() -> dict[str, Condition]:
                 raise ValueError(f"rule {name} has two conditions")
             merged[name] = condition
     return merged
+
+
+def scoped_rules() -> frozenset[str]:
+    """Rules whose conditions may be evaluated for some installations only (modules' ``SCOPED``)."""
+    found: set[str] = set()
+    for module in _modules():
+        found.update(getattr(module, "SCOPED", ()))
+    return frozenset(found)
+
+
+def evaluator(full_interval: float = 300.0) -> Evaluator:
+    """The evaluator of every rule, with incremental cycles for those fed by sysinfo reports."""
+    from kodeks_smart.alerts.rules.sysinfo_rules import changed_installations
+
+    return Evaluator(
+        all_conditions(),
+        scoped=scoped_rules(),
+        changes=changed_installations,
+        full_interval=full_interval,
+    )
 
 
 def _modules() -> list[ModuleType]:

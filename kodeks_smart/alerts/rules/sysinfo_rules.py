@@ -23,7 +23,8 @@ time) and the snapshot rows of its upload; an alert resolves when a newer report
 
 Event rules fire for 24 hours after the event (the window ``now - 24 h``), one instance per event or user:
 
-* ``KodeksSearchIsEmpty`` / ``KodeksSearchError`` — per search with ``result`` empty / error;
+* ``KodeksSearchIsEmpty`` — per installation with searches whose ``result`` is empty (the queries are listed
+  in its labels); ``KodeksSearchError`` — per search whose ``result`` is error;
 * ``KodeksDetectOverUserError`` — per user refused with 2008 (4106, ``no-seats``); ``value`` = refusals;
 * ``KodeksNewUser`` — per account first seen in the last 24 hours, listed in the latest report, and not in
   the installation's first report (the first report only sets the baseline).
@@ -32,10 +33,11 @@ Event rules fire for 24 hours after the event (the window ``now - 24 h``), one i
 latest one was made more than 48 hours ago, or its upload was last received more than 48 hours ago (an agent
 that keeps resending an old file does not count as a working chain).
 
-Each condition is one or two SQL queries over all installations. Keys are ``inst:<id>`` followed by the
-object (``:db:…``, ``:operup:…``, ``:search:<row id>``…); labels carry ``client`` (short name), ``dealer``
-(code), ``clientname`` and ``regnum`` from the report, ``installation`` and the summary's fields. Times in
-labels are the installation's local time.
+Each condition is one or two SQL queries over all installations; rules answered by one query (DB errors,
+licence expiry, the two search rules) run it once per cycle. Keys are ``inst:<id>`` followed by the object
+(``:db:…``, ``:operup:…``, ``:search:<row id>``, ``:search-empty``…); labels carry ``client`` (short name),
+``dealer`` (code), ``clientname`` and ``regnum`` from the report, ``installation`` and the summary's fields.
+Times in labels are the installation's local time.
 """
 
 from __future__ import annotations
@@ -49,13 +51,28 @@ from datetime import UTC, date, datetime, timedelta
 from functools import reduce
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, or_, select, true
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Integer,
+    MetaData,
+    Select,
+    String,
+    Table,
+    and_,
+    case,
+    func,
+    or_,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 from sqlalchemy.sql.elements import ColumnElement, Label
 from sqlalchemy.sql.selectable import Subquery
 
-from kodeks_smart.alerts.engine import Condition, Instance
+from kodeks_smart.alerts.engine import CYCLE_CACHE, Condition, Instance, cycle_cached, cycle_scope
 from kodeks_smart.alerts.error_codes import (
     CODE_2007,
     RULE_2007,
@@ -175,8 +192,33 @@ class Owner:
         )
 
 
+#: SQLite, within an evaluation cycle: the latest reports, picked once into a temporary table of the cycle's
+#: connection that every condition then reads (see `latest_reports`).
+_LATEST_TEMP = Table(
+    "smart_cycle_latest_reports",
+    MetaData(),
+    Column("report_id", BigInteger),
+    Column("upload_id", BigInteger),
+    Column("installation_id", BigInteger),
+    Column("client_id", BigInteger),
+    Column("created_at", SysinfoReportRow.created_at.type),
+    Column("utc_offset_minutes", Integer),
+    Column("regnum", String),
+    Column("client_legal_name", String),
+    Column("seats", Integer),
+    Column("support_until", SysinfoReportRow.support_until.type),
+    Column("protection_status", String),
+    Column("protection_code", Integer),
+    Column("protection_message", String),
+    prefixes=["TEMPORARY"],
+)
+
+
 def latest_reports(session: Session) -> Subquery:
     """The newest report row of every installation (by report time, then by row id).
+
+    Within an evaluation cycle on SQLite the rows are picked once, into a temporary table that the
+    conditions read; elsewhere (and on PostgreSQL) this is the subquery below.
 
     Picked per installation through the ``(client_id, created_at)`` index, walked backwards, so the cost
     does not grow with the months of hourly reports kept: a LATERAL subquery on PostgreSQL (a correlated
@@ -200,6 +242,7 @@ def latest_reports(session: Session) -> Subquery:
         r.protection_message,
     )
     newest_first = (r.created_at.desc(), r.id.desc())
+    scope = cycle_scope(session)
     if session.get_bind().dialect.name == "postgresql":
         newest = (
             select(*columns)
@@ -208,7 +251,29 @@ def latest_reports(session: Session) -> Subquery:
             .limit(1)
             .lateral("newest")
         )
-        return select(newest).select_from(inst).join(newest, true()).subquery("latest")
+        stmt = select(newest).select_from(inst).join(newest, true())
+        if scope is not None:
+            stmt = stmt.where(inst.id.in_(sorted(scope)))
+        return stmt.subquery("latest")
+    if CYCLE_CACHE in session.info:
+        cycle_cached(session, "sysinfo.latest_temp", lambda: _fill_latest_temp(session, columns, scope))
+        return select(_LATEST_TEMP).subquery("latest")
+    return _latest_sqlite(columns, scope)
+
+
+def changed_installations(session: Session, watermark: int | None) -> tuple[int | None, frozenset[int]]:
+    """The evaluator's feed of new reports: the newest report id, and the installations with reports (rows
+    of ``sysinfo_reports``, i.e. processed reports) after ``watermark`` (none when it is None)."""
+    r = SysinfoReportRow
+    if watermark is None:
+        return session.scalar(select(func.max(r.id))) or 0, frozenset()
+    rows = session.execute(select(r.id, r.installation_id).where(r.id > watermark)).all()
+    newest = max((row.id for row in rows), default=watermark)
+    return newest, frozenset(row.installation_id for row in rows if row.installation_id is not None)
+
+
+def _latest_sqlite(columns: Sequence[Any], scope: frozenset[int] | None = None) -> Subquery:
+    r, inst = SysinfoReportRow, aliased(Installation)
     other = aliased(SysinfoReportRow)
     pick = (
         select(other.id)
@@ -218,13 +283,19 @@ def latest_reports(session: Session) -> Subquery:
         .correlate(inst)
         .scalar_subquery()
     )
-    return (
-        select(*columns)
-        .select_from(inst)
-        .join(r, r.id == pick)
-        .where(r.created_at.is_not(None))
-        .subquery("latest")
-    )
+    stmt = select(*columns).select_from(inst).join(r, r.id == pick).where(r.created_at.is_not(None))
+    if scope is not None:
+        stmt = stmt.where(inst.id.in_(sorted(scope)))
+    return stmt.subquery("latest")
+
+
+def _fill_latest_temp(session: Session, columns: Sequence[Any], scope: frozenset[int] | None) -> bool:
+    """(Re)create the cycle's temporary table of latest reports on the session's connection."""
+    session.execute(text(f"DROP TABLE IF EXISTS temp.{_LATEST_TEMP.name}"))
+    _LATEST_TEMP.create(session.connection())
+    latest = _latest_sqlite(columns, scope)
+    session.execute(_LATEST_TEMP.insert().from_select([c.name for c in _LATEST_TEMP.c], select(latest)))
+    return True
 
 
 def owned(latest: Subquery, *columns: ColumnElement[Any]) -> Select[Any]:
@@ -373,7 +444,7 @@ def _share_of(rule: str, grouped: Callable[[Session, datetime], dict[str, list[I
     """The condition of one of several rules that a single query answers together."""
 
     def condition(session: Session, now: datetime) -> Iterable[Instance]:
-        return grouped(session, now)[rule]
+        return cycle_cached(session, f"sysinfo.{grouped.__name__}", lambda: grouped(session, now))[rule]
 
     condition.__name__ = f"{rule}_condition"
     return condition
@@ -609,6 +680,10 @@ def _this_month(session: Session, now: datetime) -> list[tuple[Owner, int, int]]
     if not months:
         return []
     [month] = months
+    return cycle_cached(session, "sysinfo.this_month", lambda: _month_to_date(session, now, month))
+
+
+def _month_to_date(session: Session, now: datetime, month: date) -> list[tuple[Owner, int, int]]:
     u = SysinfoUser
     counters = (
         u.month_db_requests,
@@ -684,18 +759,20 @@ def new_users(session: Session, now: datetime) -> Iterable[Instance]:
 
     Two queries: the (rare) candidate accounts, then the latest reports of their clients only.
     """
-    u, other = SysinfoUser, aliased(SysinfoUser)
+    u, other, recent = SysinfoUser, aliased(SysinfoUser), aliased(SysinfoUser)
+    cutoff = now - EVENT_WINDOW
     # The installation's first report set the baseline: the earliest sighting of any of its accounts.
+    # Computed once per client with recent accounts (a grouped subquery), not once per account.
     baseline = (
-        select(func.min(other.first_seen_at))
-        .where(other.client_id == u.client_id)
-        .correlate(u)
-        .scalar_subquery()
+        select(other.client_id, func.min(other.first_seen_at).label("first"))
+        .where(other.client_id.in_(select(recent.client_id).where(recent.first_seen_at >= cutoff)))
+        .group_by(other.client_id)
+        .subquery("baseline")
     )
     candidates = session.execute(
-        select(u.client_id, u.login, u.full_name, u.first_seen_at, u.last_seen_at, u.created_at).where(
-            u.first_seen_at >= now - EVENT_WINDOW, u.first_seen_at > baseline
-        )
+        select(u.client_id, u.login, u.full_name, u.first_seen_at, u.last_seen_at, u.created_at)
+        .join(baseline, baseline.c.client_id == u.client_id)
+        .where(u.first_seen_at >= cutoff, u.first_seen_at > baseline.c.first)
     ).all()
     if not candidates:
         return []
@@ -726,42 +803,104 @@ def new_users(session: Session, now: datetime) -> Iterable[Instance]:
 # -- events ----------------------------------------------------------------------------------------------
 
 
-def _searches(result: str, rule: str) -> Condition:
-    def condition(session: Session, now: datetime) -> Iterable[Instance]:
+#: A KodeksSearchIsEmpty alert names at most this many of its queries in the summary and lists at most
+#: ``EMPTY_SEARCHES_LISTED`` (newest first) in its ``searches`` label.
+EMPTY_SEARCHES_SHOWN = 3
+EMPTY_SEARCHES_LISTED = 20
+
+
+def owners(session: Session) -> dict[int, Owner]:
+    """Installation id → `Owner` of every installation with a report; one query per cycle."""
+
+    def compute() -> dict[int, Owner]:
+        return {
+            row["installation_id"]: Owner.of(row)
+            for row in session.execute(owned(latest_reports(session))).mappings()
+        }
+
+    return cycle_cached(session, "sysinfo.owners", compute)
+
+
+def _search_events(session: Session, now: datetime) -> list[tuple[Owner, Any]]:
+    """Empty and failed searches of the last 24 hours of every installation, newest first: one query for
+    both search rules in a cycle, narrow rows (the owners come from `owners`)."""
+
+    def compute() -> list[tuple[Owner, Any]]:
         latest = latest_reports(session)
         q = SysinfoSearch
-        stmt = with_facts(
-            session,
-            latest,
-            q,
+        columns = (q.id, q.result, q.login, q.query, q.occurred_at, q.catalog, q.type, q.error)
+        where = (
             _same_installation(q, latest),
-            [
-                q.id.label("f_id"),
-                q.login.label("f_login"),
-                q.query.label("f_query"),
-                q.occurred_at.label("f_at"),
-                q.catalog.label("f_catalog"),
-                q.type.label("f_type"),
-                q.error.label("f_error"),
-            ],
-            [q.occurred_at >= now - EVENT_WINDOW, q.result == result],
+            q.occurred_at >= now - EVENT_WINDOW,
+            q.result.in_(("empty", "error")),
         )
-        return [
-            owner.instance(
-                rule,
-                f"search:{row['f_id']}",
-                query=row["f_query"] or "",
-                user=row["f_login"],
-                date=owner.stamp(row["f_at"]),
-                catalog=row["f_catalog"],
-                searchtype=row["f_type"],
-                text=row["f_error"] or "",
-            )
-            for owner, row in _rows(session, stmt)
-        ]
+        if session.get_bind().dialect.name == "postgresql":
+            facts = select(*columns).where(*where).offset(0).lateral("facts")
+            stmt = select(latest.c.installation_id, *facts.c).select_from(latest).join(facts, true())
+        else:
+            stmt = select(latest.c.installation_id, *columns).select_from(latest).join(q, and_(*where))
+        known = owners(session)
+        found = [(known[row[0]], row) for row in session.execute(stmt) if row[0] in known]
+        found.sort(key=lambda item: (item[1].occurred_at, item[1].id), reverse=True)
+        return found
 
-    condition.__name__ = f"{rule}_condition"
-    return condition
+    return cycle_cached(session, "sysinfo.searches", compute)
+
+
+def search_error(session: Session, now: datetime) -> Iterable[Instance]:
+    """One instance per failed search (rare, and each one is a fault of the search engine)."""
+    return [
+        owner.instance(
+            "KodeksSearchError",
+            f"search:{row.id}",
+            query=row.query or "",
+            user=row.login,
+            date=owner.stamp(row.occurred_at),
+            catalog=row.catalog,
+            searchtype=row.type,
+            text=row.error or "",
+        )
+        for owner, row in _search_events(session, now)
+        if row.result == "error"
+    ]
+
+
+def search_empty(session: Session, now: datetime) -> Iterable[Instance]:
+    """One instance per installation with empty searches in the last 24 hours (see the runbook's «Решение
+    SMART»): ``value`` = how many, ``query`` / ``user`` = the newest distinct queries and their users (for
+    the summary), ``searches`` = the newest of them as «date user: query» lines, ``date`` = the newest."""
+    by_installation: dict[int, list[tuple[Owner, Any]]] = defaultdict(list)
+    for owner, row in _search_events(session, now):
+        if row.result == "empty":
+            by_installation[owner.installation_id].append((owner, row))
+    found = []
+    for rows in by_installation.values():
+        owner = rows[0][0]
+        queries: list[str] = []
+        users: list[str] = []
+        for _, row in rows:
+            text = row.query or ""
+            if text not in queries and len(queries) < EMPTY_SEARCHES_SHOWN:
+                queries.append(text)
+            login = row.login or ""
+            if login not in users and len(users) < EMPTY_SEARCHES_SHOWN:
+                users.append(login)
+        user = ", ".join(users) + (f"; поисков: {len(rows)}" if len(rows) > 1 else "")
+        found.append(
+            owner.instance(
+                "KodeksSearchIsEmpty",
+                "search-empty",
+                query="», «".join(queries),
+                user=user,
+                value=len(rows),
+                date=owner.stamp(rows[0][1].occurred_at),
+                searches=[
+                    f"{owner.stamp(row.occurred_at)} {row.login or '?'}: {row.query or ''}"
+                    for _, row in rows[:EMPTY_SEARCHES_LISTED]
+                ],
+            )
+        )
+    return found
 
 
 def over_user(session: Session, now: datetime) -> Iterable[Instance]:
@@ -833,8 +972,8 @@ CONDITIONS: dict[str, Condition] = {
     "KodeksDBerrorsCode2007": _share_of(RULE_2007, _db_errors),
     "KodeksDBerrorsCodeXXX": _share_of(RULE_CODED, _db_errors),
     "KodeksDBOperUpToOld": operup_too_old,
-    "KodeksSearchIsEmpty": _searches("empty", "KodeksSearchIsEmpty"),
-    "KodeksSearchError": _searches("error", "KodeksSearchError"),
+    "KodeksSearchIsEmpty": search_empty,
+    "KodeksSearchError": search_error,
     "KodeksOfflineSensLockCheck": senselock_offline,
     "KodeksXmlSensLockStatus": senselock_xml,
     "KodeksDetectOverUserError": over_user,
@@ -850,4 +989,18 @@ CONDITIONS: dict[str, Condition] = {
 #: Labels every instance of these rules carries.
 COMMON_LABELS: tuple[str, ...] = ("client", "dealer", "clientname", "regnum", "installation")
 
-__all__ = ["COMMON_LABELS", "CONDITIONS", "Owner", "classify", "latest_reports", "owned"]
+#: Rules whose facts change only with a new report: in a partial cycle they are evaluated only for the
+#: installations with new reports (see `changed_installations`; their clock-dependent parts — licence days,
+#: 24-hour event windows, the 48-hour age of the chain, month-to-date checks — wait for the full pass).
+SCOPED: frozenset[str] = frozenset(CONDITIONS)
+
+__all__ = [
+    "COMMON_LABELS",
+    "CONDITIONS",
+    "SCOPED",
+    "Owner",
+    "changed_installations",
+    "classify",
+    "latest_reports",
+    "owned",
+]
