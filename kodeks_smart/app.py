@@ -12,12 +12,15 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from kodeks_smart import jobs
+from kodeks_smart.cluster import Membership
 from kodeks_smart.ingest import routes as ingest_routes
 from kodeks_smart.notify import worker as notify_worker
 from kodeks_smart.probes.runner import ProbeRunner
 from kodeks_smart.runtime import Services
 from kodeks_smart.scheduler import Scheduler
-from kodeks_smart.web import admin_api, api, cabinet, errors, selfservice, system
+from kodeks_smart.web import admin_api, api, asrp_pages, cabinet, errors, notify_pages, selfservice, system
+from kodeks_smart.web import dashboards as dashboard_pages
+from kodeks_smart.web import reports_pages as report_pages
 from kodeks_smart.web import runbooks as runbook_pages
 from kodeks_smart.web.middleware import RequestContextMiddleware
 
@@ -33,11 +36,23 @@ def build_scheduler(services: Services) -> Scheduler:
     return scheduler
 
 
+def _membership(services: Services) -> Membership | None:
+    """Dynamic sharding unless a static shard is configured (SMART_PROBE_SHARD / --shard)."""
+    settings = services.settings
+    if settings.probe_shard.strip():
+        return None
+    return Membership(services.db, settings.worker_name, ttl=settings.worker_ttl)
+
+
 def create_app(services: Services, role: Role = "all") -> FastAPI:
     """Build the ASGI app. The scheduler runs inside it for roles ``all`` and ``worker``."""
     run_scheduler = role in ("all", "worker") and services.settings.scheduler
     scheduler = build_scheduler(services) if run_scheduler else None
-    probe_runner = ProbeRunner(services) if run_scheduler and services.settings.probes else None
+    probe_runner = (
+        ProbeRunner(services, membership=_membership(services))
+        if run_scheduler and services.settings.probes
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,7 +82,11 @@ def create_app(services: Services, role: Role = "all") -> FastAPI:
     app.include_router(api.router)
     app.include_router(admin_api.router)
     app.include_router(cabinet.router)
+    app.include_router(dashboard_pages.router)
     app.include_router(selfservice.router)
+    app.include_router(asrp_pages.router)
+    app.include_router(notify_pages.router)
     app.include_router(runbook_pages.router)
+    app.include_router(report_pages.router)
     app.mount("/static", StaticFiles(packages=[("kodeks_smart.web", "static")]), name="static")
     return app

@@ -70,6 +70,10 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Listen address (SMART_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port (SMART_PORT).")] = None,
     role: Annotated[str, typer.Option(help="all | api | worker")] = "all",
+    shard: Annotated[
+        str | None,
+        typer.Option(help="Static probe shard i/N (SMART_PROBE_SHARD); default: dynamic sharding."),
+    ] = None,
 ) -> None:
     """Start the service: HTTP API, cabinet and (roles all/worker) the scheduler."""
     from kodeks_smart import server
@@ -77,7 +81,7 @@ def serve(
 
     if role not in ("all", "api", "worker"):
         raise ConfigError("--role: ожидается all, api или worker")
-    settings = _settings(host=host, port=port)
+    settings = _settings(host=host, port=port, probe_shard=shard)
     setup_logging(settings.log_format, settings.log_level)
     services, initial = server.prepare(settings)
     if initial is not None:
@@ -283,6 +287,30 @@ def jobs_list() -> None:
     console.print(table)
 
 
+@app.command("workers")
+def workers_list() -> None:
+    """List the workers of dynamic sharding: name, host, pid, start, last heartbeat, alive or not."""
+    from kodeks_smart.cluster import members
+    from kodeks_smart.store.types import utcnow
+
+    with _services() as services:
+        rows = members(services.db)
+        ttl = services.settings.worker_ttl
+    table = Table("воркер", "хост", "pid", "запущен", "последний сигнал", "состояние")
+    now = utcnow()
+    for m in rows:
+        alive = (now - m.heartbeat_at).total_seconds() <= ttl
+        table.add_row(
+            m.name,
+            m.host,
+            str(m.pid),
+            _fmt_time(m.started_at),
+            _fmt_time(m.heartbeat_at),
+            "жив" if alive else "нет",
+        )
+    console.print(table)
+
+
 @app.command("demo")
 def demo(
     directory: Annotated[Path, typer.Option("--dir", help="Demo data directory")] = Path("var/demo"),
@@ -335,6 +363,18 @@ app.add_typer(onboarding_cli.agent_app, name="agent")
 from kodeks_smart.probes import cli as probes_cli  # noqa: E402
 
 app.command("probe")(probes_cli.probe)
+
+from kodeks_smart.asrp import cli as asrp_cli  # noqa: E402
+
+asrp_cli.register(app)
+
+from kodeks_smart.reports import cli as reports_cli  # noqa: E402
+
+reports_cli.register(app)
+
+from kodeks_smart.grafana import cli as grafana_cli  # noqa: E402
+
+app.add_typer(grafana_cli.app, name="grafana")
 
 
 def main() -> None:

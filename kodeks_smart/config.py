@@ -55,6 +55,9 @@ class Settings:
     )
     max_upload_bytes: int = _opt(64 * 1024 * 1024, "Largest accepted agent upload, in bytes.")
     alert_interval: float = _opt(30.0, "Seconds between two evaluations of the alert rules.")
+    alert_full_interval: float = _opt(
+        300.0, "Seconds between two full evaluations of the sysinfo alert rules (others are incremental)."
+    )
     raw_retention_days: int = _opt(
         396, "Days uploaded raw files are kept for `smart reprocess` (default 13 months)."
     )
@@ -93,7 +96,9 @@ class Settings:
     )
     probe_concurrency: int = _opt(500, "Most probe cycles running at once in one process.")
     probe_host_concurrency: int = _opt(50, "Most probe cycles running at once against one host.")
-    probe_shard: str = _opt("", "i/N: this worker probes the objects whose id modulo N is i (empty: all).")
+    probe_shard: str = _opt(
+        "", "i/N: this worker probes the objects whose id modulo N is i (empty: dynamic sharding)."
+    )
     probe_tls_verify: bool = _opt(
         False, "Verify TLS certificates of probed installations (agents use curl -k)."
     )
@@ -108,6 +113,33 @@ class Settings:
     )
     probe_latency_window: float = _opt(
         900.0, "Seconds over which probe latencies are aggregated into one row."
+    )
+    reports_delivery: bool = _opt(
+        True, "Send each manager his clients' renewal reports (PDF) by e-mail once a month."
+    )
+    reports_delivery_day: int = _opt(1, "Day of the month (Moscow time) the monthly renewal reports go out.")
+    reports_months: int = _opt(12, "Months covered by the monthly renewal report (the last whole months).")
+    worker_name: str = _opt(
+        "", "Stable name of this worker in dynamic sharding (empty: the host name); unique per worker."
+    )
+    worker_heartbeat: float = _opt(10.0, "Seconds between two heartbeats of a worker (dynamic sharding).")
+    worker_ttl: float = _opt(
+        30.0, "Seconds without a heartbeat after which a worker counts as dead and its targets move."
+    )
+    db_pool_size: int = _opt(10, "PostgreSQL: connections kept open per process.")
+    db_max_overflow: int = _opt(20, "PostgreSQL: connections opened beyond the pool under load, per process.")
+    asrp_interval: float = _opt(30.0, "Seconds between two runs of the ASRP forwarding job.")
+    asrp_retry_max_delay: float = _opt(
+        3600.0, "Longest wait, in seconds, between two tries of forwarding a sysinfo report to ASRP."
+    )
+    asrp_give_up_hours: float = _opt(
+        72.0, "Hours after the first failed try when forwarding a report to ASRP is given up."
+    )
+    asrp_allow_private: bool = _opt(
+        False, "Allow ASRP forwarder URLs that resolve to loopback or private addresses."
+    )
+    asrp_folder_root: str = _opt(
+        "", "Directory under which dealers' ASRP drop folders live; empty: the folder forwarder is off."
     )
 
     ENV_PREFIX: ClassVar[str] = "SMART_"
@@ -208,6 +240,10 @@ class Settings:
                 raise ConfigError(f"SMART_{name.upper()}: must be positive")
         if self.zip_max_ratio < 1:
             raise ConfigError("SMART_ZIP_MAX_RATIO: must be at least 1")
+        if not 1 <= self.reports_delivery_day <= 28:
+            raise ConfigError("SMART_REPORTS_DELIVERY_DAY: expected a day from 1 to 28")
+        if not 1 <= self.reports_months <= 36:
+            raise ConfigError("SMART_REPORTS_MONTHS: expected 1 to 36 months")
         for name in (
             "probe_interval",
             "probe_timeout",
@@ -217,9 +253,17 @@ class Settings:
             "probe_sysinfo_interval",
             "probe_sysmon_interval",
             "probe_latency_window",
+            "worker_heartbeat",
+            "db_pool_size",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"SMART_{name.upper()}: must be positive")
+        if self.worker_ttl <= 2 * self.worker_heartbeat:
+            raise ConfigError("SMART_WORKER_TTL: must be more than twice SMART_WORKER_HEARTBEAT")
+        if self.db_max_overflow < 0:
+            raise ConfigError("SMART_DB_MAX_OVERFLOW: must not be negative")
+        if self.asrp_interval <= 0:
+            raise ConfigError("SMART_ASRP_INTERVAL: must be positive")
         if self.probe_pull_window_minutes < 0:
             raise ConfigError("SMART_PROBE_PULL_WINDOW_MINUTES: must not be negative")
         if self.probe_shard.strip():
