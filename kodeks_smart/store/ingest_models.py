@@ -455,7 +455,12 @@ class SysinfoSearch(_SysinfoFact, Base):
     """One search from the report's search log (``result``: found, empty or error)."""
 
     __tablename__ = "sysinfo_searches"
-    __table_args__ = (tenant_fk(), UniqueConstraint("client_id", "occurred_at", "login", "query_key"))
+    __table_args__ = (
+        tenant_fk(),
+        UniqueConstraint("client_id", "occurred_at", "login", "query_key"),
+        # The search alert rules: empty / failed searches of one client in the last 24 hours.
+        Index("ix_sysinfo_searches_client_result_time", "client_id", "result", "occurred_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     occurred_at: Mapped[datetime] = mapped_column()

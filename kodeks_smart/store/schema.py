@@ -9,10 +9,14 @@ from __future__ import annotations
 # Each module registers its tables on Base.metadata when imported.
 from kodeks_smart.store import (  # noqa: F401
     alert_models,
+    asrp_models,
+    cluster_models,
+    grafana_models,
     ingest_models,
     models,
     notify_models,
     probe_models,
+    report_models,
     web_models,
 )
 
