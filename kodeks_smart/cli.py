@@ -18,7 +18,7 @@ from kodeks_smart import jobs
 from kodeks_smart.config import ConfigError, Settings
 from kodeks_smart.lib.logs import setup_logging
 from kodeks_smart.lib.secrets import SecretKeyError
-from kodeks_smart.runtime import Services
+from kodeks_smart.runtime import Services, open_services
 from kodeks_smart.store import admin, migrate
 from kodeks_smart.store.models import Account, Cabinet, Client, Dealer, Installation, JobState
 
@@ -50,16 +50,8 @@ def _settings(**overrides: Any) -> Settings:
 @contextmanager
 def _services(migrated: bool = True) -> Iterator[Services]:
     """Open the store for a command; with ``migrated`` the schema must be current (or is upgraded)."""
-    services = Services.open(_settings())
-    try:
-        if migrated and not migrate.is_current(services.db):
-            if services.settings.auto_migrate:
-                migrate.upgrade(services.db)
-            else:
-                raise ConfigError("схема базы данных устарела: выполните `smart db upgrade`")
+    with open_services(_settings(), migrated=migrated) as services:
         yield services
-    finally:
-        services.close()
 
 
 # -- serve -------------------------------------------------------------------------------------

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 
-from kodeks_smart.config import Settings
+from kodeks_smart.config import ConfigError, Settings
 from kodeks_smart.lib.secrets import PasswordHashing, SecretBox
+from kodeks_smart.store import migrate
 from kodeks_smart.store.db import Database
 
 
@@ -34,3 +37,18 @@ class Services:
 
     def close(self) -> None:
         self.db.dispose()
+
+
+@contextmanager
+def open_services(settings: Settings | None = None, *, migrated: bool = True) -> Iterator[Services]:
+    """Open the store for a command; with ``migrated`` the schema must be current (upgraded when
+    SMART_AUTO_MIGRATE allows, otherwise a clear error)."""
+    services = Services.open(settings or Settings.load())
+    try:
+        if migrated and not migrate.is_current(services.db):
+            if not services.settings.auto_migrate:
+                raise ConfigError("схема базы данных устарела: выполните `smart db upgrade`")
+            migrate.upgrade(services.db)
+        yield services
+    finally:
+        services.close()

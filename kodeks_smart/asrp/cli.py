@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -17,9 +15,7 @@ from kodeks_smart.asrp import configure, queue
 from kodeks_smart.asrp.forwarders import ForwardError
 from kodeks_smart.asrp.service import STATE_RU, log_lines, send_sample
 from kodeks_smart.asrp.worker import ForwardConfig, ForwardWorker
-from kodeks_smart.config import ConfigError, Settings
-from kodeks_smart.runtime import Services
-from kodeks_smart.store import migrate
+from kodeks_smart.runtime import open_services
 from kodeks_smart.store.admin import AdminError
 from kodeks_smart.store.scope import Scope, Tenant
 from kodeks_smart.store.types import utcnow
@@ -34,17 +30,7 @@ def register(main: typer.Typer) -> None:
     main.add_typer(app, name="asrp")
 
 
-@contextmanager
-def _services() -> Iterator[Services]:
-    services = Services.open(Settings.load())
-    try:
-        if not migrate.is_current(services.db):
-            if not services.settings.auto_migrate:
-                raise ConfigError("схема базы данных устарела: выполните `smart db upgrade`")
-            migrate.upgrade(services.db)
-        yield services
-    finally:
-        services.close()
+_services = open_services
 
 
 @app.command("configure")

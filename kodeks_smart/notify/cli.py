@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated
 
@@ -16,14 +14,13 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kodeks_smart.config import ConfigError, Settings
 from kodeks_smart.notify import outbox
 from kodeks_smart.notify.base import CHANNEL_LABELS, Message
 from kodeks_smart.notify.routing import Recipient
 from kodeks_smart.notify.telegram import escape_html
 from kodeks_smart.notify.worker import DeliveryConfig, DeliveryWorker
-from kodeks_smart.runtime import Services
-from kodeks_smart.store import admin, migrate
+from kodeks_smart.runtime import Services, open_services
+from kodeks_smart.store import admin
 from kodeks_smart.store.models import Mailbox, TelegramChat
 from kodeks_smart.store.notify_models import OUTBOX_STATES, OutboxItem, WebhookEndpoint
 from kodeks_smart.store.scope import NotFound, Scope, Tenant
@@ -46,17 +43,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(notify_app, name="notify")
 
 
-@contextmanager
-def _services() -> Iterator[Services]:
-    services = Services.open(Settings.load())
-    try:
-        if not migrate.is_current(services.db):
-            if not services.settings.auto_migrate:
-                raise ConfigError("схема базы данных устарела: выполните `smart db upgrade`")
-            migrate.upgrade(services.db)
-        yield services
-    finally:
-        services.close()
+_services = open_services
 
 
 def _fail(message: str) -> typer.Exit:

@@ -7,21 +7,19 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, cast
 
 import typer
 
-from kodeks_smart.config import ConfigError, Settings
+from kodeks_smart.config import ConfigError
 from kodeks_smart.onboarding import formats, kits
 from kodeks_smart.onboarding.formats import KINDS, TEMPLATE_KINDS, Kind, TemplateFormat
 from kodeks_smart.onboarding.plan import ImportOptions
 from kodeks_smart.onboarding.report import render
 from kodeks_smart.onboarding.service import Source, run_import
-from kodeks_smart.runtime import Services
-from kodeks_smart.store import admin, migrate
+from kodeks_smart.runtime import open_services
+from kodeks_smart.store import admin
 
 agent_app = typer.Typer(
     help="Agent kits (smartupload, smartstatus) for the clients' installations.", no_args_is_help=True
@@ -30,17 +28,7 @@ agent_app = typer.Typer(
 MAX_LIST_BYTES = 50 * 1024 * 1024
 
 
-@contextmanager
-def _services() -> Iterator[Services]:
-    services = Services.open(Settings.load())
-    try:
-        if not migrate.is_current(services.db):
-            if not services.settings.auto_migrate:
-                raise ConfigError("схема базы данных устарела: выполните `smart db upgrade`")
-            migrate.upgrade(services.db)
-        yield services
-    finally:
-        services.close()
+_services = open_services
 
 
 def parse_kind(value: str) -> Kind | None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -14,10 +12,8 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 
-from kodeks_smart.config import ConfigError, Settings
 from kodeks_smart.reports import data, render, schedule
-from kodeks_smart.runtime import Services
-from kodeks_smart.store import migrate
+from kodeks_smart.runtime import open_services
 from kodeks_smart.store.models import Cabinet, Dealer, Installation, Manager
 from kodeks_smart.store.scope import NotFound, Scope, Tenant
 from kodeks_smart.store.types import utcnow
@@ -44,17 +40,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(report_app, name="report")
 
 
-@contextmanager
-def _services() -> Iterator[Services]:
-    services = Services.open(Settings.load())
-    try:
-        if not migrate.is_current(services.db):
-            if not services.settings.auto_migrate:
-                raise ConfigError("схема базы данных устарела: выполните `smart db upgrade`")
-            migrate.upgrade(services.db)
-        yield services
-    finally:
-        services.close()
+_services = open_services
 
 
 def _fail(message: str) -> typer.Exit:
