@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -218,6 +219,18 @@ def _chat(page: Page, chat_id: int) -> TelegramChat:
         raise HTTPException(404, "Чат Telegram не найден") from None
 
 
+def _delete(page: Page, model: Any, row_id: int, missing: str, shown: Callable[[Any], str]) -> str:
+    """Delete one of the cabinet's channel rows in a write transaction; returns how it is named."""
+    with page.services.db.write() as s:
+        try:
+            row = Tenant(s, page.scope).get(model, row_id)
+        except NotFound:
+            raise HTTPException(404, missing) from None
+        name = shown(row)
+        s.delete(row)
+    return name
+
+
 def _duplicate(
     session: Session, model: Any, column: Any, value: str, cabinet_id: int, own_id: int | None
 ) -> bool:
@@ -294,13 +307,7 @@ def mailbox_delete(
     require_csrf(page, csrf_token)
     _mailbox(page, mailbox_id)
     _require_admin(page)
-    with page.services.db.write() as s:
-        try:
-            row = Tenant(s, page.scope).get(Mailbox, mailbox_id)
-        except NotFound:
-            raise HTTPException(404, "Почтовый ящик не найден") from None
-        address = row.address
-        s.delete(row)
+    address = _delete(page, Mailbox, mailbox_id, "Почтовый ящик не найден", lambda row: row.address)
     return _back(page, f"Почтовый ящик {address} удалён")
 
 
@@ -383,13 +390,9 @@ def chat_delete(
     require_csrf(page, csrf_token)
     _chat(page, chat_row_id)
     _require_admin(page)
-    with page.services.db.write() as s:
-        try:
-            row = Tenant(s, page.scope).get(TelegramChat, chat_row_id)
-        except NotFound:
-            raise HTTPException(404, "Чат Telegram не найден") from None
-        shown = row.title or row.chat_id
-        s.delete(row)
+    shown = _delete(
+        page, TelegramChat, chat_row_id, "Чат Telegram не найден", lambda row: row.title or row.chat_id
+    )
     return _back(page, f"Чат {shown} удалён")
 
 
