@@ -27,6 +27,15 @@ class Column:
     title: str
     fmt: Callable[[Any], str] | None = None
     align: str = "left"
+    #: The cell's colour by its value (the original's thresholds): "crit", "warn", "ok" or None.
+    tone: Callable[[Any], str | None] | None = None
+
+    def tone_of(self, row: Mapping[str, Any]) -> str | None:
+        """The colour class of this column's cell in ``row`` (None: no colour; empty cells never get one)."""
+        value = row.get(self.key)
+        if self.tone is None or value is None:
+            return None
+        return self.tone(value)
 
     def text(self, row: Mapping[str, Any]) -> str:
         value = row.get(self.key)

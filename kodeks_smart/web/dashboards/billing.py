@@ -10,6 +10,7 @@ Counters restart on the 1st of each month, so the curves are month-to-date saw-t
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import mean
 from typing import Any
@@ -40,6 +41,10 @@ LEFT_BANDS = [(0.0, 50.0, "crit"), (50.0, 150.0, "warn")]
 MANAGER_GOAL = 15.0
 HIGH_USE = 75.0
 VERY_HIGH_USE = 90.0
+#: Table cell colours of the original (spec §3.5 #1, read off its screenshots): «% исп. док» is red below
+#: about 10 % (5.3 red, 10.3 not), «% исп. поиска» below about 1 % (0.8 red, 1.1 not).
+LOW_DOCS_USE = 10.0
+LOW_SEARCH_USE = 1.0
 #: Explanations of the «ТекстОшибки» values (spec §3.5 #9), shown as the table's description.
 ERROR_VARIANTS = (
     "LoginPasswordError — неверное сочетание логина, пароля, адреса и каталога; "
@@ -74,6 +79,17 @@ def level_docs_left(left: int | None) -> str:
     if left < 150:
         return "warn"
     return "ok"
+
+
+def tone_docs_left(left: int) -> str | None:
+    """Cell colour of «Документы» in the table: red < 50, yellow < 150, no colour above (as the original)."""
+    level = level_docs_left(left)
+    return None if level == "ok" else level
+
+
+def tone_low(threshold: float) -> Callable[[float], str | None]:
+    """Cell colour of a «% исп.» column: red below ``threshold`` (low use: the access is hardly used)."""
+    return lambda value: "crit" if value < threshold else None
 
 
 def level_manager_average(value: float | None, clients_chosen: bool) -> str:
@@ -174,11 +190,11 @@ def _average(rows: list[tuple[int, int, float | None]], group: dict[int, str]) -
 BILLING_COLUMNS = [
     Column("client", "Клиент"),
     Column("login", "Логин"),
-    Column("docs_left", "Документы", align="right"),
+    Column("docs_left", "Документы", align="right", tone=tone_docs_left),
     Column("docs_level", "Остаток док."),
-    Column("docs_pct", "% исп. док", align="right"),
+    Column("docs_pct", "% исп. док", align="right", tone=tone_low(LOW_DOCS_USE)),
     Column("search_left", "Поиск", align="right"),
-    Column("search_pct", "% исп. поиска", align="right"),
+    Column("search_pct", "% исп. поиска", align="right", tone=tone_low(LOW_SEARCH_USE)),
     Column("print_left", "Печать", align="right"),
     Column("upload_left", "Выгрузка", align="right"),
     Column("manager", "Менеджер"),
@@ -281,8 +297,9 @@ def billing(view: View) -> list[Panel]:
             columns=BILLING_COLUMNS,
             rows=rows,
             sort="client",
-            description="Остаток единиц в текущем месяце по последнему за период опросу. «Остаток док.»:"
-            " красный — меньше 50, жёлтый — меньше 150.",
+            description="Остаток единиц в текущем месяце по последнему за период опросу. «Документы»:"
+            " красный — меньше 50, жёлтый — меньше 150; «% исп. док» красный — меньше 10 %;"
+            " «% исп. поиска» красный — меньше 1 % (доступом почти не пользуются).",
         ),
         Stat("mean_docs_pct", "Среднее: % исп. док", value=_mean_of(rows, "docs_pct"), unit="%"),
         Stat("mean_search_pct", "Среднее: % исп. поиска", value=_mean_of(rows, "search_pct"), unit="%"),
