@@ -55,6 +55,10 @@ class DispatchResult:
     muted: dict[int, str] = field(default_factory=dict)
 
 
+#: The shortest repeat interval of any rule, in seconds.
+_SHORTEST_REPEAT = min(spec.repeat_seconds for spec in RULES.values())
+
+
 def default_muters() -> list[Muter]:
     return [Silencer(), MaintenanceWindows(), Inhibitor(), CountInhibitor()]
 
@@ -72,12 +76,16 @@ class Dispatcher:
         self.muters = list(muters) if muters is not None else default_muters()
 
     def due(self, session: Session, now: datetime) -> tuple[list[AlertState], list[AlertState]]:
-        # Most firing alerts are not due: decide on plain rows, load only the due ones as objects.
+        # Most firing alerts are not due: decide on plain rows, load only the due ones as objects. Alerts
+        # notified more recently than the shortest repeat interval of any rule cannot be due: the database
+        # leaves them out (10,000 steady alerts cost a tenth of a second of row handling otherwise).
+        recently = now - timedelta(seconds=_SHORTEST_REPEAT)
         due = [
             row.id
             for row in session.execute(
                 select(AlertState.id, AlertState.rule, AlertState.fired_at, AlertState.notified_at).where(
-                    AlertState.status == "firing"
+                    AlertState.status == "firing",
+                    or_(AlertState.notified_at.is_(None), AlertState.notified_at <= recently),
                 )
             )
             if self._is_due(row, now)

@@ -45,6 +45,9 @@ class AlertState(Base):
     category: Mapped[str] = mapped_column(String(12))
     labels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     summary: Mapped[str] = mapped_column(Text, default="")
+    #: The rule's digest of what labels and summary are made of (`kodeks_smart.alerts.engine.Instance`), for
+    #: rules whose labels are costly to build: a cycle compares it instead of building and comparing them.
+    fingerprint: Mapped[str | None] = mapped_column(String(40), nullable=True)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     fired_at: Mapped[datetime | None] = mapped_column(nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -1,5 +1,6 @@
-"""Migration 0010 on both backends: the search index comes and goes (on PostgreSQL sysinfo_searches is a
-partitioned table: the index on the parent is on every partition too)."""
+"""Migrations of the alerts on both backends: 0010, the search index comes and goes (on PostgreSQL
+sysinfo_searches is a partitioned table: the index on the parent is on every partition too); 0012, the
+fingerprint of alerts comes and goes."""
 
 from __future__ import annotations
 
@@ -44,3 +45,18 @@ def test_0010_adds_the_search_index_and_takes_it_away_again(fresh: Database) -> 
     assert _index_columns(fresh) is None
     migrate.upgrade(fresh)
     assert _index_columns(fresh) == ["client_id", "result", "occurred_at"]
+
+
+def _alert_columns(db: Database) -> set[str]:
+    return {str(c["name"]) for c in inspect(db.engine).get_columns("alert_states")}
+
+
+def test_0012_adds_the_fingerprint_of_alerts_and_takes_it_away_again(fresh: Database) -> None:  # noqa: F811
+    migrate.upgrade(fresh, "0010")
+    assert "fingerprint" not in _alert_columns(fresh)
+    migrate.upgrade(fresh, "0012")
+    assert "fingerprint" in _alert_columns(fresh)
+    _downgrade(fresh, "0010")
+    assert "fingerprint" not in _alert_columns(fresh)
+    migrate.upgrade(fresh)
+    assert "fingerprint" in _alert_columns(fresh)

@@ -45,7 +45,7 @@ from __future__ import annotations
 import hashlib
 import operator
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import reduce
@@ -72,7 +72,17 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 from sqlalchemy.sql.elements import ColumnElement, Label
 from sqlalchemy.sql.selectable import Subquery
 
-from kodeks_smart.alerts.engine import CYCLE_CACHE, Condition, Instance, cycle_cached, cycle_scope
+from kodeks_smart.alerts.catalogue import RULES
+from kodeks_smart.alerts.engine import (
+    CYCLE_CACHE,
+    Condition,
+    Instance,
+    LazyLabels,
+    cycle_cached,
+    cycle_scope,
+    fingerprint,
+    stored_fingerprints,
+)
 from kodeks_smart.alerts.error_codes import (
     CODE_2007,
     RULE_2007,
@@ -171,7 +181,8 @@ class Owner:
     def stamp(self, moment: datetime | None) -> str:
         return "" if moment is None else self.local(moment).strftime("%d.%m.%Y %H:%M")
 
-    def instance(self, rule: str, suffix: str | None, **labels: Any) -> Instance:
+    def labels(self, **labels: Any) -> dict[str, Any]:
+        """The common labels of the installation's alerts, plus ``labels``."""
         found: dict[str, Any] = {
             "client": self.client,
             "dealer": self.dealer,
@@ -180,7 +191,35 @@ class Owner:
             "installation": self.installation_id,
         }
         found.update(labels)
+        return found
+
+    @property
+    def labelled(self) -> tuple[Any, ...]:
+        """What the common labels and the local times in labels are made of (for fingerprints)."""
+        return (
+            self.installation_id,
+            self.client,
+            self.dealer,
+            self.clientname,
+            self.regnum,
+            self.offset_minutes,
+        )
+
+    def instance(
+        self,
+        rule: str,
+        suffix: str | None,
+        *,
+        lazy: Callable[[], Mapping[str, Any]] | None = None,
+        fingerprint: str | None = None,
+        **labels: Any,
+    ) -> Instance:
+        """An instance of ``rule`` for this installation; with ``lazy`` (and a ``fingerprint``) its labels
+        are the common ones plus what ``lazy()`` gives, built only if the engine needs them."""
         key = f"inst:{self.installation_id}" + (f":{suffix}" if suffix else "")
+        built: Mapping[str, Any] = (
+            LazyLabels(lambda: self.labels(**lazy())) if lazy is not None else self.labels(**labels)
+        )
         return Instance(
             rule,
             key,
@@ -188,18 +227,21 @@ class Owner:
             self.cabinet_id,
             client_id=self.client_id,
             installation_id=self.installation_id,
-            labels=found,
+            labels=built,
+            fingerprint=fingerprint,
         )
 
 
-#: SQLite, within an evaluation cycle: the latest reports, picked once into a temporary table of the cycle's
-#: connection that every condition then reads (see `latest_reports`).
+#: Within an evaluation cycle (on PostgreSQL within a full pass): the latest reports, picked once into a
+#: temporary table of the cycle's connection that every condition then reads (see `latest_reports`).
 _LATEST_TEMP = Table(
     "smart_cycle_latest_reports",
     MetaData(),
     Column("report_id", BigInteger),
     Column("upload_id", BigInteger),
-    Column("installation_id", BigInteger),
+    # The key, and on SQLite the rowid ("INTEGER PRIMARY KEY"): the table is read in installation order, so a
+    # GROUP BY installation needs no sort of the joined rows.
+    Column("installation_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
     Column("client_id", BigInteger),
     Column("created_at", SysinfoReportRow.created_at.type),
     Column("utc_offset_minutes", Integer),
@@ -211,21 +253,23 @@ _LATEST_TEMP = Table(
     Column("protection_code", Integer),
     Column("protection_message", String),
     prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
 )
 
 
 def latest_reports(session: Session) -> Subquery:
     """The newest report row of every installation (by report time, then by row id).
 
-    Within an evaluation cycle on SQLite the rows are picked once, into a temporary table that the
-    conditions read; elsewhere (and on PostgreSQL) this is the subquery below.
+    Within an evaluation cycle the rows are picked once, into a temporary table that the conditions read
+    (on PostgreSQL only in a full pass: picking them again per condition was about a third of the server's
+    CPU in a full pass over 10,000 installations); elsewhere this is the subquery below.
 
     Picked per installation through the ``(client_id, created_at)`` index, walked backwards, so the cost
     does not grow with the months of hourly reports kept: a LATERAL subquery on PostgreSQL (a correlated
     one in the join would make it scan every report row for a hash join), a correlated scalar subquery
     giving the row id on SQLite (which has no LATERAL; its index carries the row id, so the order is free).
     """
-    r, inst = SysinfoReportRow, aliased(Installation)
+    r = SysinfoReportRow
     columns = (
         r.id.label("report_id"),
         r.upload_id,
@@ -241,24 +285,31 @@ def latest_reports(session: Session) -> Subquery:
         r.protection_code,
         r.protection_message,
     )
-    newest_first = (r.created_at.desc(), r.id.desc())
     scope = cycle_scope(session)
-    if session.get_bind().dialect.name == "postgresql":
-        newest = (
-            select(*columns)
-            .where(r.client_id == inst.client_id, r.installation_id == inst.id, r.created_at.is_not(None))
-            .order_by(*newest_first)
-            .limit(1)
-            .lateral("newest")
-        )
-        stmt = select(newest).select_from(inst).join(newest, true())
-        if scope is not None:
-            stmt = stmt.where(inst.id.in_(sorted(scope)))
-        return stmt.subquery("latest")
-    if CYCLE_CACHE in session.info:
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    # On PostgreSQL only for a full pass: a partial cycle's few installations are cheap to pick again, and
+    # a temporary table per cycle would churn the system catalogues every 30 s.
+    if CYCLE_CACHE in session.info and (scope is None or not postgresql):
         cycle_cached(session, "sysinfo.latest_temp", lambda: _fill_latest_temp(session, columns, scope))
         return select(_LATEST_TEMP).subquery("latest")
+    if postgresql:
+        return _latest_postgresql(columns, scope)
     return _latest_sqlite(columns, scope)
+
+
+def _latest_postgresql(columns: Sequence[Any], scope: frozenset[int] | None = None) -> Subquery:
+    r, inst = SysinfoReportRow, aliased(Installation)
+    newest = (
+        select(*columns)
+        .where(r.client_id == inst.client_id, r.installation_id == inst.id, r.created_at.is_not(None))
+        .order_by(r.created_at.desc(), r.id.desc())
+        .limit(1)
+        .lateral("newest")
+    )
+    stmt = select(newest).select_from(inst).join(newest, true())
+    if scope is not None:
+        stmt = stmt.where(inst.id.in_(sorted(scope)))
+    return stmt.subquery("latest")
 
 
 def changed_installations(session: Session, watermark: int | None) -> tuple[int | None, frozenset[int]]:
@@ -290,11 +341,21 @@ def _latest_sqlite(columns: Sequence[Any], scope: frozenset[int] | None = None) 
 
 
 def _fill_latest_temp(session: Session, columns: Sequence[Any], scope: frozenset[int] | None) -> bool:
-    """(Re)create the cycle's temporary table of latest reports on the session's connection."""
-    session.execute(text(f"DROP TABLE IF EXISTS temp.{_LATEST_TEMP.name}"))
+    """(Re)create the cycle's temporary table of latest reports on the session's connection.
+
+    On PostgreSQL it is dropped at the commit of the cycle's transaction (``ON COMMIT DROP``) and analysed,
+    so that the planner knows its size (temporary tables are never analysed automatically).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"DROP TABLE IF EXISTS pg_temp.{_LATEST_TEMP.name}"))
+        latest = _latest_postgresql(columns, scope)
+    else:
+        session.execute(text(f"DROP TABLE IF EXISTS temp.{_LATEST_TEMP.name}"))
+        latest = _latest_sqlite(columns, scope)
     _LATEST_TEMP.create(session.connection())
-    latest = _latest_sqlite(columns, scope)
     session.execute(_LATEST_TEMP.insert().from_select([c.name for c in _LATEST_TEMP.c], select(latest)))
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"ANALYZE pg_temp.{_LATEST_TEMP.name}"))
     return True
 
 
@@ -384,7 +445,7 @@ def classify(code: int | None, alt_code: int | None, text: str | None) -> tuple[
     return RULE_NO_CODE, None
 
 
-def db_errors(session: Session) -> dict[str, list[Instance]]:
+def db_errors(session: Session, now: datetime) -> dict[str, list[Instance]]:
     """Instances of the three DB-error rules from volume errors and OperUp package errors."""
     found: dict[str, list[Instance]] = {RULE_2007: [], RULE_CODED: [], RULE_NO_CODE: []}
     latest = latest_reports(session)
@@ -403,23 +464,13 @@ def db_errors(session: Session) -> dict[str, list[Instance]]:
             e.occurred_at.label("f_at"),
         ],
     )
-    f = SysinfoOperUpFile
-    operup_errors = with_facts(
-        session,
-        latest,
-        f,
-        f.upload_id == latest.c.upload_id,
-        [
-            f.database.label("f_database"),
-            f.path.label("f_volume"),
-            f.error_code.label("f_code"),
-            f.error_text.label("f_text"),
-            f.modified_at.label("f_at"),
-        ],
-        [or_(f.error_code.is_not(None), f.error_text.is_not(None))],
-    )
-    for stmt, kind in ((volume_errors, "db"), (operup_errors, "operup")):
-        for owner, row in _rows(session, stmt):
+    operup_errors = [
+        (owner, row)
+        for owner, row in _operup_rows(session, now)
+        if row["f_code"] is not None or row["f_text"] is not None
+    ]
+    for rows, kind in ((_rows(session, volume_errors), "db"), (operup_errors, "operup")):
+        for owner, row in rows:
             text = row["f_text"] or ""
             rule, code = classify(row["f_code"], row.get("f_alt_code"), text)
             database = row["f_database"] or ("OperUp" if kind == "operup" else "")
@@ -451,32 +502,57 @@ def _share_of(rule: str, grouped: Callable[[Session, datetime], dict[str, list[I
 
 
 def _db_errors(session: Session, now: datetime) -> dict[str, list[Instance]]:
-    return db_errors(session)
+    return db_errors(session, now)
+
+
+def _operup_rows(session: Session, now: datetime) -> list[tuple[Owner, RowMapping]]:
+    """The OperUp files of the latest reports that the DB-error rules (an error) or `operup_too_old` (an old
+    file) may need: one query for both in a cycle, as they read the same rows."""
+
+    def compute() -> list[tuple[Owner, RowMapping]]:
+        latest = latest_reports(session)
+        f = SysinfoOperUpFile
+        stmt = with_facts(
+            session,
+            latest,
+            f,
+            f.upload_id == latest.c.upload_id,
+            [
+                f.database.label("f_database"),
+                f.path.label("f_volume"),
+                f.error_code.label("f_code"),
+                f.error_text.label("f_text"),
+                f.modified_at.label("f_at"),
+            ],
+            [
+                or_(
+                    f.error_code.is_not(None),
+                    f.error_text.is_not(None),
+                    # Necessary for "older than 3 days before the report" unless the report is dated a day
+                    # ahead of now.
+                    f.modified_at < now - OPERUP_TOO_OLD + timedelta(days=1),
+                )
+            ],
+        )
+        return _rows(session, stmt)
+
+    return cycle_cached(session, "sysinfo.operup", compute)
 
 
 def operup_too_old(session: Session, now: datetime) -> Iterable[Instance]:
     """OperUp files modified more than 3 days before the latest report."""
-    latest = latest_reports(session)
-    f = SysinfoOperUpFile
-    stmt = with_facts(
-        session,
-        latest,
-        f,
-        f.upload_id == latest.c.upload_id,
-        [f.path.label("f_path"), f.database.label("f_database"), f.modified_at.label("f_at")],
-        # Necessary for "older than 3 days before the report" unless the report is dated a day ahead of now.
-        [f.modified_at < now - OPERUP_TOO_OLD + timedelta(days=1)],
-    )
     found = []
-    for owner, row in _rows(session, stmt):
-        modified: datetime = row["f_at"]
+    for owner, row in _operup_rows(session, now):
+        modified: datetime | None = row["f_at"]
+        if modified is None or modified >= now - OPERUP_TOO_OLD + timedelta(days=1):
+            continue  # the bound of the shared query's (coarse) condition for old files, as before
         age = owner.report_at - modified
         if age > OPERUP_TOO_OLD:
             found.append(
                 owner.instance(
                     "KodeksDBOperUpToOld",
-                    f"operup:{_short(row['f_path'])}",
-                    filename=row["f_path"],
+                    f"operup:{_short(row['f_volume'])}",
+                    filename=row["f_volume"],
                     database=row["f_database"],
                     date=owner.stamp(modified),
                     value=f"{age.total_seconds() / 86400:.1f} дн.",
@@ -497,11 +573,8 @@ def _protection_text(owner: Owner) -> str:
 
 
 def senselock_offline(session: Session, now: datetime) -> Iterable[Instance]:
-    """The latest report's protection block reports a key error (status error or an error code)."""
-    latest = latest_reports(session)
-    stmt = owned(latest).where(
-        or_(latest.c.protection_status == "error", latest.c.protection_code.is_not(None))
-    )
+    """The latest report's protection block reports a key error (status error or an error code); read from
+    the cycle's `owners`, which carry the block, instead of a query of its own."""
     return [
         owner.instance(
             "KodeksOfflineSensLockCheck",
@@ -510,17 +583,17 @@ def senselock_offline(session: Session, now: datetime) -> Iterable[Instance]:
             code=owner.protection_code,
             date=owner.stamp(owner.report_at),
         )
-        for owner, _ in _rows(session, stmt)
+        for owner in owners(session).values()
+        if owner.protection_status == "error" or owner.protection_code is not None
     ]
 
 
 def senselock_xml(session: Session, now: datetime) -> Iterable[Instance]:
-    """The latest report has no protection block, or its status is not ``ok``."""
-    latest = latest_reports(session)
-    status = latest.c.protection_status
-    stmt = owned(latest).where(or_(status.is_(None), status != "ok"))
+    """The latest report has no protection block, or its status is not ``ok`` (from the cycle's `owners`)."""
     found = []
-    for owner, _ in _rows(session, stmt):
+    for owner in owners(session).values():
+        if owner.protection_status == "ok":
+            continue
         if owner.protection_status is None and owner.protection_message is None:
             text = "в отчёте нет блока со статусом ключа"
         else:
@@ -547,24 +620,36 @@ def _database_label(code: str | None, name: str | None) -> str:
     return code or name or "?"
 
 
+def _database_rows(session: Session, now: datetime) -> list[tuple[Owner, RowMapping]]:
+    """The databases of the latest reports without a licence end date or with one within the longest expiry
+    level: one query per cycle for `licences_expiring` and `licences_missing`, which read the same rows."""
+
+    def compute() -> list[tuple[Owner, RowMapping]]:
+        longest = max(EXPIRY_DAYS.values())
+        # Coarse bound in SQL (any installation's "today" is within a day of the UTC date), exact in Python.
+        bound = now.date() + timedelta(days=longest + 1)
+        latest = latest_reports(session)
+        d = SysinfoDatabase
+        stmt = with_facts(
+            session,
+            latest,
+            d,
+            d.upload_id == latest.c.upload_id,
+            [d.code.label("f_code"), d.name.label("f_name"), d.license_to.label("f_to")],
+            [or_(d.license_to.is_(None), d.license_to < bound)],
+        )
+        return _rows(session, stmt)
+
+    return cycle_cached(session, "sysinfo.databases", compute)
+
+
 def licences_expiring(session: Session, now: datetime) -> dict[str, list[Instance]]:
     """Databases of the latest reports whose licence ends within 2 / 7 / 90 days of today."""
-    longest = max(EXPIRY_DAYS.values())
-    # Coarse bound in SQL (any installation's "today" is within a day of the UTC date), exact in Python.
-    bound = now.date() + timedelta(days=longest + 1)
-    latest = latest_reports(session)
-    d = SysinfoDatabase
-    stmt = with_facts(
-        session,
-        latest,
-        d,
-        d.upload_id == latest.c.upload_id,
-        [d.code.label("f_code"), d.name.label("f_name"), d.license_to.label("f_to")],
-        [d.license_to.is_not(None), d.license_to < bound],
-    )
     found: dict[str, list[Instance]] = {rule: [] for rule in EXPIRY_DAYS}
-    for owner, row in _rows(session, stmt):
-        until: date = row["f_to"]
+    for owner, row in _database_rows(session, now):
+        until: date | None = row["f_to"]
+        if until is None:
+            continue
         left = (until - owner.today(now)).days
         for rule, days in EXPIRY_DAYS.items():
             if left < days:
@@ -582,23 +667,14 @@ def licences_expiring(session: Session, now: datetime) -> dict[str, list[Instanc
 
 def licences_missing(session: Session, now: datetime) -> Iterable[Instance]:
     """Databases of the latest reports without a licence end date (no or an empty licence block)."""
-    latest = latest_reports(session)
-    d = SysinfoDatabase
-    stmt = with_facts(
-        session,
-        latest,
-        d,
-        d.upload_id == latest.c.upload_id,
-        [d.code.label("f_code"), d.name.label("f_name")],
-        [d.license_to.is_(None)],
-    )
     return [
         owner.instance(
             "KodeksDBLicensesZero",
             f"nolicence:{row['f_code'] or _short(row['f_name'])}",
             database=_database_label(row["f_code"], row["f_name"]),
         )
-        for owner, row in _rows(session, stmt)
+        for owner, row in _database_rows(session, now)
+        if row["f_to"] is None
     ]
 
 
@@ -609,6 +685,12 @@ def unsupported_but_used(session: Session, now: datetime) -> Iterable[Instance]:
     """Support ended (``supportUntil`` before today) and users logged in or worked after that day."""
     since = now - UNSUPPORTED_ACTIVITY_WINDOW
     coarse_today = now.date() + timedelta(days=1)
+    # Support has ended for few installations, if any: no queries over the others' facts at all.
+    if not any(
+        owner.support_until is not None and owner.support_until < coarse_today
+        for owner in owners(session).values()
+    ):
+        return []
     latest = latest_reports(session)
     ended = latest.c.support_until < coarse_today
     lg, us = SysinfoLogin, SysinfoUsageHour
@@ -630,7 +712,7 @@ def unsupported_but_used(session: Session, now: datetime) -> Iterable[Instance]:
         [ended, us.hour >= since, us.db_requests > 0],
         [us.login],
     )
-    owners: dict[int, Owner] = {}
+    using: dict[int, Owner] = {}
     users: dict[int, set[str]] = defaultdict(set)
     for stmt in (logins, usage):
         for owner, row in _rows(session, stmt):
@@ -639,7 +721,7 @@ def unsupported_but_used(session: Session, now: datetime) -> Iterable[Instance]:
                 continue
             ended_at = datetime.combine(owner.support_until + timedelta(days=1), datetime.min.time())
             if owner.local(row["f_at"]) >= ended_at:
-                owners[owner.installation_id] = owner
+                using[owner.installation_id] = owner
                 users[owner.installation_id].add(row["f_login"])
     return [
         owner.instance(
@@ -648,7 +730,7 @@ def unsupported_but_used(session: Session, now: datetime) -> Iterable[Instance]:
             value=len(users[inst_id]),
             date=owner.support_until.strftime("%d.%m.%Y") if owner.support_until else "",
         )
-        for inst_id, owner in sorted(owners.items())
+        for inst_id, owner in sorted(using.items())
     ]
 
 
@@ -684,6 +766,10 @@ def _this_month(session: Session, now: datetime) -> list[tuple[Owner, int, int]]
 
 
 def _month_to_date(session: Session, now: datetime, month: date) -> list[tuple[Owner, int, int]]:
+    """The installations below a month-to-date threshold: one grouped query computes the two sums once per
+    installation and keeps those below (before, both sums were correlated subqueries that the WHERE clause
+    repeated: four passes over the users of each of 10,000 installations); the local dates are checked in
+    Python on the cycle's `owners`."""
     u = SysinfoUser
     counters = (
         u.month_db_requests,
@@ -696,34 +782,60 @@ def _month_to_date(session: Session, now: datetime, month: date) -> list[tuple[O
     )
     activity = reduce(operator.add, [func.coalesce(c, 0) for c in counters])
     latest = latest_reports(session)
-    # Per installation, correlated aggregates over the users its latest report lists (found through the
-    # users' (client_id, login) key): the month's activity and the users with DB requests.
-    # (coalesce keeps PostgreSQL off the last_seen_at index: AND-ing it with the key reads every account
-    # seen since the report.)
-    listed = and_(
+    # The users the latest report lists (found through the users' (client_id, login) key), with their
+    # counters of this month. (coalesce keeps PostgreSQL off the last_seen_at index: AND-ing it with the key
+    # reads every account seen since the report.)
+    listed = (
         u.client_id == latest.c.client_id,
         func.coalesce(u.last_seen_at, u.first_seen_at) >= latest.c.created_at,
         u.month_from == month,
     )
-    total = select(func.coalesce(func.sum(activity), 0)).where(listed).scalar_subquery()
-    involved = (
-        select(func.coalesce(func.sum(case((u.month_db_requests > 0, 1), else_=0)), 0))
-        .where(listed)
-        .scalar_subquery()
+    sums = (
+        func.coalesce(func.sum(activity), 0).label("activity"),
+        func.coalesce(func.sum(case((u.month_db_requests > 0, 1), else_=0)), 0).label("involved"),
     )
-    seats = latest.c.seats
-    stmt = owned(latest, total.label("f_activity"), involved.label("f_involved")).where(
-        latest.c.created_at >= datetime.combine(month, datetime.min.time(), UTC) - timedelta(hours=14),
-        or_(total < ACTIVITY_MIN, and_(seats > 0, involved * 100 < seats * INVOLVEMENT_MIN)),
-    )
+    month_start = datetime.combine(month, datetime.min.time(), UTC) - timedelta(hours=14)
+    recent = latest.c.created_at >= month_start
+
+    def below(activity: ColumnElement[Any], involved: ColumnElement[Any]) -> ColumnElement[bool]:
+        seats = latest.c.seats
+        return or_(activity < ACTIVITY_MIN, and_(seats > 0, involved * 100 < seats * INVOLVEMENT_MIN))
+
+    if session.get_bind().dialect.name == "postgresql":
+        # Per installation through the key (LATERAL), as `with_facts` does; an installation without listed
+        # users gets zeros from the aggregate.
+        facts = select(*sums).where(*listed).offset(0).lateral("facts")
+        stmt = (
+            select(latest.c.installation_id, *facts.c)
+            .select_from(latest)
+            .join(facts, true())
+            .where(recent, below(facts.c.activity, facts.c.involved))
+        )
+    else:
+        # LEFT JOIN: an installation without listed users (sums of no rows: zeros) is below the thresholds.
+        activity_sum, involved_sum = sums
+        stmt = (
+            select(latest.c.installation_id, *sums)
+            .select_from(latest)
+            .outerjoin(u, and_(*listed))
+            .where(recent)
+            # By installation only (its seats are one value per group; SQLite allows the bare column), so
+            # that the rows come grouped in the temporary table's order without a sort.
+            .group_by(latest.c.installation_id)
+            .having(below(activity_sum, involved_sum))
+        )
+    known = owners(session)
     due = []
-    for owner, row in _rows(session, stmt):
+    for row in session.execute(stmt):
+        owner = known.get(row.installation_id)
+        if owner is None:
+            continue
         today = owner.today(now)
         if today.day < MONTH_CHECK_DAY or today.replace(day=1) != month:
             continue
         if owner.local(owner.report_at).date() < month:
             continue
-        due.append((owner, int(row["f_activity"]), int(row["f_involved"])))
+        due.append((owner, int(row.activity), int(row.involved)))
     return due
 
 
@@ -807,99 +919,257 @@ def new_users(session: Session, now: datetime) -> Iterable[Instance]:
 #: ``EMPTY_SEARCHES_LISTED`` (newest first) in its ``searches`` label.
 EMPTY_SEARCHES_SHOWN = 3
 EMPTY_SEARCHES_LISTED = 20
+_CHUNK = 500
 
 
 def owners(session: Session) -> dict[int, Owner]:
     """Installation id → `Owner` of every installation with a report; one query per cycle."""
 
     def compute() -> dict[int, Owner]:
-        return {
-            row["installation_id"]: Owner.of(row)
-            for row in session.execute(owned(latest_reports(session))).mappings()
-        }
+        latest = latest_reports(session)
+        # The columns in the order of Owner's fields: plain tuples, not mappings (10,000 of them per pass).
+        stmt = (
+            select(
+                latest.c.installation_id,
+                Installation.dealer_id,
+                Installation.cabinet_id,
+                Installation.client_id,
+                Client.short_name,
+                Dealer.code,
+                latest.c.created_at,
+                latest.c.utc_offset_minutes,
+                latest.c.regnum,
+                latest.c.client_legal_name,
+                latest.c.seats,
+                latest.c.support_until,
+                latest.c.protection_status,
+                latest.c.protection_code,
+                latest.c.protection_message,
+            )
+            .select_from(latest)
+            .join(Installation, Installation.id == latest.c.installation_id)
+            .join(Client, Client.id == Installation.client_id)
+            .join(Dealer, Dealer.id == Installation.dealer_id)
+        )
+        return {row[0]: Owner(*row) for row in session.execute(stmt)}
 
     return cycle_cached(session, "sysinfo.owners", compute)
 
 
-def _search_events(session: Session, now: datetime) -> list[tuple[Owner, Any]]:
-    """Empty and failed searches of the last 24 hours of every installation, newest first: one query for
-    both search rules in a cycle, narrow rows (the owners come from `owners`)."""
+def search_error(session: Session, now: datetime) -> Iterable[Instance]:
+    """One instance per failed search (rare, and each one is a fault of the search engine): the rows are
+    read only for the installations that `_search_marks` found with any."""
+    known = owners(session)
+    failing = {
+        inst_id: client_id
+        for inst_id, (client_id, _, errors) in _search_marks(session, now).items()
+        if errors and inst_id in known
+    }
+    q = SysinfoSearch
+    ids = sorted(failing)
+    found = []
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        for row in session.execute(
+            select(
+                q.installation_id,
+                q.client_id,
+                q.id,
+                q.login,
+                q.query,
+                q.occurred_at,
+                q.catalog,
+                q.type,
+                q.error,
+            ).where(
+                q.client_id.in_(sorted({failing[i] for i in chunk})),
+                q.installation_id.in_(chunk),
+                q.result == "error",
+                q.occurred_at >= now - EVENT_WINDOW,
+            )
+        ):
+            if failing[row.installation_id] != row.client_id:
+                continue  # another client's installation of that id: not the latest report's facts
+            owner = known[row.installation_id]
+            found.append(
+                owner.instance(
+                    "KodeksSearchError",
+                    f"search:{row.id}",
+                    query=row.query or "",
+                    user=row.login,
+                    date=owner.stamp(row.occurred_at),
+                    catalog=row.catalog,
+                    searchtype=row.type,
+                    text=row.error or "",
+                )
+            )
+    return found
 
-    def compute() -> list[tuple[Owner, Any]]:
+
+#: Version of the labels `search_empty` builds, part of their fingerprint: alerts stored by a build that
+#: made them differently get the new labels in the next full pass. Bump it when changing `_empty_labels`.
+EMPTY_LABELS_VERSION = 1
+EMPTY_RULE = "KodeksSearchIsEmpty"
+EMPTY_SUFFIX = "search-empty"
+
+
+def _search_marks(session: Session, now: datetime) -> dict[int, tuple[int, tuple[int, ...] | None, int]]:
+    """Installation id → (client id of its latest report, marks of its empty searches in the window or None,
+    how many failed searches), for the installations with either; one query for both search rules.
+
+    Marks of empty searches: (count, smallest id, largest id, sum of ids).
+
+    The marks identify the set of searches, which is all the alert's labels are made of besides the
+    installation: search rows never change, a new one has a larger id than every older one, and one that
+    leaves the window or is deleted changes the count. Aggregated in SQL, so steady installations cost no
+    rows in Python (before, every empty search of every installation was fetched and formatted each pass).
+    """
+
+    def compute() -> dict[int, tuple[int, tuple[int, ...] | None, int]]:
         latest = latest_reports(session)
         q = SysinfoSearch
-        columns = (q.id, q.result, q.login, q.query, q.occurred_at, q.catalog, q.type, q.error)
+        empty = q.result == "empty"
+        aggregates = (
+            func.count(q.id).filter(empty).label("n"),
+            func.min(q.id).filter(empty).label("low"),
+            func.max(q.id).filter(empty).label("high"),
+            func.sum(q.id).filter(empty).label("total"),
+            func.count(q.id).filter(q.result == "error").label("errors"),
+        )
         where = (
             _same_installation(q, latest),
             q.occurred_at >= now - EVENT_WINDOW,
             q.result.in_(("empty", "error")),
         )
         if session.get_bind().dialect.name == "postgresql":
-            facts = select(*columns).where(*where).offset(0).lateral("facts")
-            stmt = select(latest.c.installation_id, *facts.c).select_from(latest).join(facts, true())
+            facts = select(*aggregates).where(*where).offset(0).lateral("facts")
+            stmt = (
+                select(latest.c.installation_id, latest.c.client_id, *facts.c)
+                .select_from(latest)
+                .join(facts, true())
+                .where(or_(facts.c.n > 0, facts.c.errors > 0))
+            )
         else:
-            stmt = select(latest.c.installation_id, *columns).select_from(latest).join(q, and_(*where))
-        known = owners(session)
-        found = [(known[row[0]], row) for row in session.execute(stmt) if row[0] in known]
-        found.sort(key=lambda item: (item[1].occurred_at, item[1].id), reverse=True)
-        return found
+            stmt = (
+                select(latest.c.installation_id, latest.c.client_id, *aggregates)
+                .select_from(latest)
+                .join(q, and_(*where))
+                .group_by(latest.c.installation_id, latest.c.client_id)
+            )
+        return {
+            # int(): PostgreSQL's sum is a numeric
+            inst_id: (client_id, (int(n), int(low), int(high), int(total)) if n else None, int(errors))
+            for inst_id, client_id, n, low, high, total, errors in session.execute(stmt)
+        }
 
     return cycle_cached(session, "sysinfo.searches", compute)
 
 
-def search_error(session: Session, now: datetime) -> Iterable[Instance]:
-    """One instance per failed search (rare, and each one is a fault of the search engine)."""
-    return [
-        owner.instance(
-            "KodeksSearchError",
-            f"search:{row.id}",
-            query=row.query or "",
-            user=row.login,
-            date=owner.stamp(row.occurred_at),
-            catalog=row.catalog,
-            searchtype=row.type,
-            text=row.error or "",
-        )
-        for owner, row in _search_events(session, now)
-        if row.result == "error"
-    ]
+class _EmptySearches:
+    """The empty searches of the window, newest first, loaded for the installations whose alerts are built:
+    at once for those whose fingerprint changed, then (rarely: a pending alert due to fire) one by one."""
+
+    def __init__(self, session: Session, now: datetime, clients: Mapping[int, int]) -> None:
+        self.session = session
+        self.cutoff = now - EVENT_WINDOW
+        self.clients = clients  # installation id → client id of its latest report
+        self.loaded: dict[int, list[Any]] = {}
+
+    def load(self, installations: Iterable[int]) -> None:
+        ids = sorted(set(installations) - self.loaded.keys())
+        q = SysinfoSearch
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            found: dict[int, list[Any]] = {inst_id: [] for inst_id in chunk}
+            for row in self.session.execute(
+                select(q.installation_id, q.client_id, q.id, q.login, q.query, q.occurred_at).where(
+                    q.client_id.in_(sorted({self.clients[i] for i in chunk})),
+                    q.installation_id.in_(chunk),
+                    q.result == "empty",
+                    q.occurred_at >= self.cutoff,
+                )
+            ):
+                if self.clients[row.installation_id] == row.client_id:
+                    found[row.installation_id].append(row)
+            for rows in found.values():
+                rows.sort(key=lambda row: (row.occurred_at, row.id), reverse=True)
+            self.loaded.update(found)
+
+    def of(self, installation_id: int) -> list[Any]:
+        if installation_id not in self.loaded:
+            if not self.session.in_transaction():
+                # Labels built after the cycle would open a transaction nobody closes (and see other data).
+                raise RuntimeError("lazy labels are built within the cycle that made them")
+            self.load([installation_id])
+        return self.loaded[installation_id]
+
+
+def _empty_labels(owner: Owner, rows: Sequence[Any]) -> dict[str, Any]:
+    """The labels of an installation's `KodeksSearchIsEmpty` alert from its empty searches, newest first."""
+    queries: list[str] = []
+    users: list[str] = []
+    for row in rows:
+        text = row.query or ""
+        if text not in queries and len(queries) < EMPTY_SEARCHES_SHOWN:
+            queries.append(text)
+        login = row.login or ""
+        if login not in users and len(users) < EMPTY_SEARCHES_SHOWN:
+            users.append(login)
+    user = ", ".join(users) + (f"; поисков: {len(rows)}" if len(rows) > 1 else "")
+    return {
+        "query": "», «".join(queries),
+        "user": user,
+        "value": len(rows),
+        "date": owner.stamp(rows[0].occurred_at) if rows else "",
+        "searches": [
+            f"{owner.stamp(row.occurred_at)} {row.login or '?'}: {row.query or ''}"
+            for row in rows[:EMPTY_SEARCHES_LISTED]
+        ],
+    }
 
 
 def search_empty(session: Session, now: datetime) -> Iterable[Instance]:
     """One instance per installation with empty searches in the last 24 hours (see the runbook's «Решение
     SMART»): ``value`` = how many, ``query`` / ``user`` = the newest distinct queries and their users (for
-    the summary), ``searches`` = the newest of them as «date user: query» lines, ``date`` = the newest."""
-    by_installation: dict[int, list[tuple[Owner, Any]]] = defaultdict(list)
-    for owner, row in _search_events(session, now):
-        if row.result == "empty":
-            by_installation[owner.installation_id].append((owner, row))
-    found = []
-    for rows in by_installation.values():
-        owner = rows[0][0]
-        queries: list[str] = []
-        users: list[str] = []
-        for _, row in rows:
-            text = row.query or ""
-            if text not in queries and len(queries) < EMPTY_SEARCHES_SHOWN:
-                queries.append(text)
-            login = row.login or ""
-            if login not in users and len(users) < EMPTY_SEARCHES_SHOWN:
-                users.append(login)
-        user = ", ".join(users) + (f"; поисков: {len(rows)}" if len(rows) > 1 else "")
-        found.append(
-            owner.instance(
-                "KodeksSearchIsEmpty",
-                "search-empty",
-                query="», «".join(queries),
-                user=user,
-                value=len(rows),
-                date=owner.stamp(rows[0][1].occurred_at),
-                searches=[
-                    f"{owner.stamp(row.occurred_at)} {row.login or '?'}: {row.query or ''}"
-                    for _, row in rows[:EMPTY_SEARCHES_LISTED]
-                ],
+    the summary), ``searches`` = the newest of them as «date user: query» lines, ``date`` = the newest.
+
+    Every installation of a network has some, so there are as many of these alerts as installations: their
+    labels are built only where the fingerprint (the installation's labels and the marks of its searches,
+    see `_search_marks`) differs from the stored alert's; steady alerts cost one aggregate row each.
+    """
+    known = owners(session)
+    marks = {
+        inst_id: (client_id, mark)
+        for inst_id, (client_id, mark, _) in _search_marks(session, now).items()
+        if mark is not None
+    }
+    stored = stored_fingerprints(session, EMPTY_RULE)
+    template = RULES[EMPTY_RULE].summary
+    searches = _EmptySearches(session, now, {inst_id: client_id for inst_id, (client_id, _) in marks.items()})
+    prints: dict[int, str] = {}
+    for inst_id, (_, mark) in marks.items():
+        owner = known.get(inst_id)
+        if owner is not None:
+            prints[inst_id] = fingerprint(
+                EMPTY_LABELS_VERSION,
+                template,
+                EMPTY_SEARCHES_SHOWN,
+                EMPTY_SEARCHES_LISTED,
+                owner.labelled,
+                mark,
             )
-        )
+    # The alerts that will be (re)built: load their searches now, in a few queries, within the condition.
+    searches.load(
+        inst_id for inst_id, value in prints.items() if stored.get(f"inst:{inst_id}:{EMPTY_SUFFIX}") != value
+    )
+    found = []
+    for inst_id, value in prints.items():
+        owner = known[inst_id]
+
+        def build(owner: Owner = owner) -> dict[str, Any]:
+            return _empty_labels(owner, searches.of(owner.installation_id))
+
+        found.append(owner.instance(EMPTY_RULE, EMPTY_SUFFIX, lazy=build, fingerprint=value))
     return found
 
 
