@@ -16,7 +16,11 @@ throughput is per core):
 
 Before that, unless ``--cpu-clients 0``: the processing CPU per report measured in this process (no HTTP
 server, `drain` of the queue; ``time.process_time`` plus, on PostgreSQL, the CPU of the server backends
-read from /proc), so that other load on the machine does not distort the per-core rate.
+read from /proc), so that other load on the machine does not distort the per-core rate. ``--cpu-only``
+stops after it.
+
+The reports are made at a fixed time of day (11:48 UTC of the latest weekday, `_bench_now`), so every run
+measures the same kind of steady report whenever it is started: one with the new hour of a working day.
 
 "Queryable" = the upload's processing transaction committed (``uploads.processed_at``); the latency is
 that time minus the moment the client received the 200. Results are printed as a table (and with --json).
@@ -64,7 +68,20 @@ from kodeks_smart.store.models import Client  # noqa: E402
 from tests.live import free_port, smart_env, wait_until_healthy  # noqa: E402
 
 DEALER = "0001BENCH"
-NOW = datetime.now(UTC).replace(minute=48, second=3, microsecond=0) - timedelta(hours=6)
+
+
+def _bench_now() -> datetime:
+    """The time of the first report: 11:48 UTC (14:48 in Moscow, a working hour) of the latest weekday at
+    least six hours ago. A fixed time of day makes every run measure the same kind of steady report — one
+    with the new hour of searches, logins and usage a working day brings; reports made at night carry no
+    new events at all and are cheaper. Recent enough for the consumer's 45-day look-back."""
+    moment = datetime.now(UTC).replace(hour=11, minute=48, second=3, microsecond=0)
+    while moment > datetime.now(UTC) - timedelta(hours=6) or moment.weekday() >= 5:
+        moment -= timedelta(days=1)
+    return moment
+
+
+NOW = _bench_now()
 
 
 @dataclass

@@ -22,9 +22,11 @@ from typing import Any
 
 from sqlalchemy import Column, Date, Table, delete, select, update
 
+from kodeks_smart.ingest import usage_rollup
 from kodeks_smart.ingest.context import IngestContext
 from kodeks_smart.ingest.spool import sweep_temp
 from kodeks_smart.ingest.writers import table_of
+from kodeks_smart.store.dashboard_rollup_models import DailyRollup
 from kodeks_smart.store.ingest_models import (
     CatalogHealthFact,
     HourlyRollup,
@@ -50,6 +52,7 @@ PAUSE = 0.05
 TIMED_TABLES: list[tuple[Table, str]] = [
     (table_of(Sample), "ts"),
     (table_of(HourlyRollup), "hour"),
+    (table_of(DailyRollup), "day"),
     (table_of(SysinfoUser), "last_seen_at"),
 ]
 #: (table, time column) whose keys start with (client_id, time column).
@@ -183,6 +186,7 @@ def run_retention(ctx: IngestContext, now: datetime | None = None, batch: int = 
         limit: Any = cutoff.date() if isinstance(col.type, Date) else cutoff
         report.deleted[table.name] = _delete_older_per_client(ctx, table, col, limit, batch)
     report.deleted["uploads"] = _delete_uploads(ctx, cutoff, min(batch, UPLOAD_BATCH))
+    report.deleted.update(usage_rollup.prune(ctx.db, cutoff))
     report.raw_files = _expire_raw(ctx, now - timedelta(days=ctx.raw_retention_days), batch)
     report.temp_files = sweep_temp(ctx.data_dir)
     if any(report.deleted.values()) or report.raw_files:

@@ -22,15 +22,15 @@ from typing import Any
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
+from kodeks_smart.ingest import usage_rollup
 from kodeks_smart.ingest.metrics_store import Written
 from kodeks_smart.ingest.writers import (
+    Batch,
     Target,
     chunks,
     columns_except,
     fit,
-    insert_rows,
     table_of,
-    write_rows,
 )
 from kodeks_smart.parsers.sysinfo import Windows
 from kodeks_smart.parsers.sysinfo_mapping import BLOCKS
@@ -64,6 +64,10 @@ COVERAGE_LOOKBACK = timedelta(days=45)
 COVERAGE_REPORTS = 48
 #: The hour in progress changes until the next report: usage this close to a report is never skipped.
 OPEN_USAGE = timedelta(hours=2)
+#: An event of the last moments before a report may reach the server's log after the report took its copy
+#: (the next report then has an event inside the period of the one before): events this close to a report
+#: are never skipped; storing them again is a no-op (natural keys).
+LOG_SETTLE = timedelta(minutes=10)
 
 
 def coverage_windows(session: Session, client_id: int, before: datetime) -> Windows | None:
@@ -103,8 +107,8 @@ def coverage_windows(session: Session, client_id: int, before: datetime) -> Wind
             end = _iso(section.get("period_to")) or period_to
             if start is None or end is None:
                 continue
-            if block == "usage" and created is not None:
-                end = min(end, created - OPEN_USAGE)
+            if created is not None:
+                end = min(end, created - (OPEN_USAGE if block == "usage" else LOG_SETTLE))
             if end < start:
                 continue
             windows.setdefault(block, []).append(
@@ -155,9 +159,9 @@ def _offset(session: Session, target: Target, report: SysinfoReport, warnings: l
     declared = report.header.utc_offset_minutes if report.header else None
     configured = None
     if target.installation_id is not None:
-        configured = session.scalar(
-            select(Installation.tz_offset_minutes).where(Installation.id == target.installation_id)
-        )
+        # Usually already in the session (the consumer chose it): no query then.
+        installation = session.get(Installation, target.installation_id)
+        configured = installation.tz_offset_minutes if installation is not None else None
     if declared is not None:
         if configured is not None and declared != configured:
             warnings.append(
@@ -222,10 +226,12 @@ def write_sysinfo(session: Session, target: Target, report: SysinfoReport, rebui
         "upload_id": target.upload_id,
     }
     stats: dict[str, Any] = {}
-    _write_report_row(session, base, report, clock, created, offset)
+    # Every table below is written by one statement on PostgreSQL (`Batch`), flushed before the usage
+    # rollups are refreshed from the usage rows it writes.
+    batch = Batch()
+    _write_report_row(batch, base, report, clock, created, offset)
     per_report = {**base, "report_at": created}
-    stats["components"] = insert_rows(
-        session,
+    stats["components"] = batch.insert(
         table_of(SysinfoComponent),
         [
             {
@@ -239,16 +245,14 @@ def write_sysinfo(session: Session, target: Target, report: SysinfoReport, rebui
             for c in report.components
         ],
     )
-    stats["catalogs"] = insert_rows(
-        session,
+    stats["catalogs"] = batch.insert(
         table_of(SysinfoCatalog),
         [
             {**per_report, "path": c.path, "title": c.title, "databases": c.databases, "extra": c.extra}
             for c in report.catalogs
         ],
     )
-    stats["databases"] = insert_rows(
-        session,
+    stats["databases"] = batch.insert(
         table_of(SysinfoDatabase),
         [
             {
@@ -267,8 +271,7 @@ def write_sysinfo(session: Session, target: Target, report: SysinfoReport, rebui
             for d in report.databases
         ],
     )
-    stats["volumes"] = insert_rows(
-        session,
+    stats["volumes"] = batch.insert(
         table_of(SysinfoVolume),
         [
             {
@@ -282,8 +285,7 @@ def write_sysinfo(session: Session, target: Target, report: SysinfoReport, rebui
             for v in report.volumes
         ],
     )
-    stats["db_errors"] = insert_rows(
-        session,
+    stats["db_errors"] = batch.insert(
         table_of(SysinfoDbError),
         [
             {
@@ -299,8 +301,7 @@ def write_sysinfo(session: Session, target: Target, report: SysinfoReport, rebui
             for e in report.db_errors
         ],
     )
-    stats["operup_files"] = insert_rows(
-        session,
+    stats["operup_files"] = batch.insert(
         table_of(SysinfoOperUpFile),
         [
             {
@@ -316,8 +317,7 @@ def write_sysinfo(session: Session, target: Target, report: SysinfoReport, rebui
             for f in report.operup_files
         ],
     )
-    stats["sessions"] = insert_rows(
-        session,
+    stats["sessions"] = batch.insert(
         table_of(SysinfoSession),
         [
             {
@@ -334,8 +334,7 @@ def write_sysinfo(session: Session, target: Target, report: SysinfoReport, rebui
             for s in report.sessions
         ],
     )
-    stats["gaps"] = insert_rows(
-        session,
+    stats["gaps"] = batch.insert(
         table_of(SysinfoGap),
         [
             {**per_report, "block": g.block, "field": g.field, "item": g.item, "extra": {}}
@@ -343,7 +342,7 @@ def write_sysinfo(session: Session, target: Target, report: SysinfoReport, rebui
         ],
     )
     stats["refusals"] = _insert_events(
-        session,
+        batch,
         table_of(SysinfoRefusal),
         base,
         ("occurred_at", "login", "reason"),
@@ -366,7 +365,7 @@ def write_sysinfo(session: Session, target: Target, report: SysinfoReport, rebui
         rebuild,
     )
     stats["logins"] = _insert_events(
-        session,
+        batch,
         table_of(SysinfoLogin),
         base,
         ("occurred_at", "login", "ip"),
@@ -384,7 +383,7 @@ def write_sysinfo(session: Session, target: Target, report: SysinfoReport, rebui
         rebuild,
     )
     stats["searches"] = _insert_events(
-        session,
+        batch,
         table_of(SysinfoSearch),
         base,
         ("occurred_at", "login", "query_key"),
@@ -409,7 +408,7 @@ def write_sysinfo(session: Session, target: Target, report: SysinfoReport, rebui
         rebuild,
     )
     stats["usage"] = _upsert_newer(
-        session,
+        batch,
         table_of(SysinfoUsageHour),
         base,
         created,
@@ -433,7 +432,7 @@ def write_sysinfo(session: Session, target: Target, report: SysinfoReport, rebui
         ],
     )
     stats["kassist_days"] = _upsert_newer(
-        session,
+        batch,
         table_of(SysinfoKassistDay),
         base,
         created,
@@ -451,7 +450,20 @@ def write_sysinfo(session: Session, target: Target, report: SysinfoReport, rebui
             if k.date is not None
         ],
     )
-    stats["users"] = _upsert_users(session, target, report, clock, created)
+    users = _user_rows(target, report, clock, created)
+    users_table = table_of(SysinfoUser)
+    stats["users"] = batch.write(
+        users_table,
+        [fit(users_table, r) for r in users],
+        ("client_id", "login"),
+        columns_except(users_table, "id", "client_id", "login", "first_seen_at"),
+        newer="last_seen_at",
+    )
+    batch.flush(session)
+    usage_rollup.refresh_report(
+        session, target.client_id, created, [clock.utc(x.start) for x in report.usage]
+    )
+    _move_first_seen(session, target.client_id, [r["login"] for r in users], created)
     stats["missing"] = [".".join(p for p in (g.block, g.field, g.item) if p) for g in report.missing[:20]]
     stats["unknown_elements"] = report.unknown_elements
     stats["utc_offset_minutes"] = offset
@@ -466,7 +478,7 @@ def write_sysinfo(session: Session, target: Target, report: SysinfoReport, rebui
 
 
 def _write_report_row(
-    session: Session,
+    batch: Batch,
     base: dict[str, Any],
     report: SysinfoReport,
     clock: _Clock,
@@ -519,7 +531,7 @@ def _write_report_row(
         "bad_values": report.bad_values,
         "zip_member": report.member,
     }
-    insert_rows(session, table_of(SysinfoReportRow), [row])
+    batch.insert(table_of(SysinfoReportRow), [row])
 
 
 def _query_key(*parts: str | None) -> str:
@@ -535,7 +547,7 @@ def _dedupe(rows: Iterable[dict[str, Any]], keys: Sequence[str]) -> list[dict[st
 
 
 def _insert_events(
-    session: Session,
+    batch: Batch,
     table: Table,
     base: dict[str, Any],
     keys: Sequence[str],
@@ -548,12 +560,11 @@ def _insert_events(
     values = [fit(table, {**base, **row}) for row in _dedupe(rows, keys)]
     conflict = ("client_id", *keys)
     update = columns_except(table, "id", *conflict) if rebuild else None
-    write_rows(session, table, values, conflict, update)
-    return len(values)
+    return batch.write(table, values, conflict, update)
 
 
 def _upsert_newer(
-    session: Session,
+    batch: Batch,
     table: Table,
     base: dict[str, Any],
     report_at: datetime,
@@ -565,14 +576,13 @@ def _upsert_newer(
         return 0
     values = [fit(table, {**base, **row, "report_at": report_at}) for row in _dedupe(rows, keys)]
     conflict = ("client_id", *keys)
-    write_rows(session, table, values, conflict, columns_except(table, "id", *conflict), newer="report_at")
-    return len(values)
+    return batch.write(table, values, conflict, columns_except(table, "id", *conflict), newer="report_at")
 
 
-def _upsert_users(
-    session: Session, target: Target, report: SysinfoReport, clock: _Clock, created: datetime
-) -> int:
-    table = table_of(SysinfoUser)
+def _user_rows(
+    target: Target, report: SysinfoReport, clock: _Clock, created: datetime
+) -> list[dict[str, Any]]:
+    """The report's accounts as `sysinfo_users` rows (one per login)."""
     rows = _dedupe(
         (
             {
@@ -613,28 +623,17 @@ def _upsert_users(
         ),
         ("login",),
     )
-    if not rows:
-        return 0
-    keep = ("id", "client_id", "login", "first_seen_at")
-    values = rows
-    write_rows(
-        session,
-        table,
-        [fit(table, r) for r in values],
-        ("client_id", "login"),
-        columns_except(table, *keep),
-        newer="last_seen_at",
-    )
-    # A report older than the stored row (reprocessing, late upload) still moves the first sighting back.
-    logins = [r["login"] for r in values]
+    return rows
+
+
+def _move_first_seen(session: Session, client_id: int, logins: list[str], created: datetime) -> None:
+    """A report older than the stored rows (reprocessing, late upload) still moves the first sighting back."""
+    table = table_of(SysinfoUser)
     for part in chunks(logins):
         session.execute(
             table.update()
             .where(
-                table.c.client_id == target.client_id,
-                table.c.login.in_(list(part)),
-                table.c.first_seen_at > created,
+                table.c.client_id == client_id, table.c.login.in_(list(part)), table.c.first_seen_at > created
             )
             .values(first_seen_at=created)
         )
-    return len(values)

@@ -93,15 +93,20 @@ def _is_utf8(data: bytes) -> bool:
     return True
 
 
-def open_events(data: bytes, warnings: list[str]) -> Iterator[tuple[str, Any]]:
+def open_events(
+    data: bytes, warnings: list[str], encoding_of: bytes | None = None
+) -> Iterator[tuple[str, Any]]:
     """lxml ``("end", element)`` pairs of a checked document, children before parents. Raises ParseError for a
     refused prolog; iterate it inside `translate_errors`.
 
+    ``encoding_of``: the document the encoding is decided on, when ``data`` is a part of it (the sysinfo
+    parser cuts already-stored records out: the undeclared encoding must still be judged on every byte).
     The caller must clear elements it is done with; see `kodeks_smart.parsers.sysinfo`.
     """
     check_prolog(data)
+    whole = data if encoding_of is None else encoding_of
     encoding: str | None = None
-    if declared_encoding(data) is None and bom_encoding(data)[0] is None and not _is_utf8(data):
+    if declared_encoding(whole) is None and bom_encoding(whole)[0] is None and not _is_utf8(whole):
         encoding = "cp1251"
         warnings.append("кодировка XML не объявлена и это не UTF-8: прочитан как Windows-1251")
     events: Iterator[tuple[str, Any]] = _iterparse(data, encoding)

@@ -11,12 +11,14 @@ from kodeks_smart.store import (  # noqa: F401
     alert_models,
     asrp_models,
     cluster_models,
+    dashboard_rollup_models,
     grafana_models,
     ingest_models,
     models,
     notify_models,
     probe_models,
     report_models,
+    usage_rollup_models,
     web_models,
 )
 

@@ -73,6 +73,28 @@ def test_a_status_file_becomes_samples_rollups_and_catalog_health(agent: Agent, 
         assert {h.cabinet_id for h in health.values()} == {upload.cabinet_id}
 
 
+def test_an_infinite_sample_is_stored_as_it_is(agent: Agent, ctx: IngestContext) -> None:
+    # JSON cannot carry an infinity: on PostgreSQL such rows go the array way instead of the JSON one.
+    body = status_body(sessions=3) + b"smart_test_ceiling +Inf\nsmart_test_floor -Inf\n"
+    agent.upload("alpha_client.status", body)
+    assert drain(ctx) == 1
+    assert _upload(ctx, 1).status == "done"
+    with ctx.db.session() as s:
+        values = {
+            name: value
+            for name, value in s.execute(
+                select(MetricSeries.name, Sample.value)
+                .join(Sample, Sample.series_id == MetricSeries.id)
+                .where(MetricSeries.name.in_(["smart_test_ceiling", "smart_test_floor", "kserver_sessions"]))
+            )
+        }
+    assert values == {
+        "smart_test_ceiling": float("inf"),
+        "smart_test_floor": float("-inf"),
+        "kserver_sessions": 3.0,
+    }
+
+
 def test_samples_of_one_hour_roll_up_together(agent: Agent, ctx: IngestContext) -> None:
     hour = NOW.replace(minute=0, second=0) - timedelta(hours=1)
     for minute, value in ((5, 3), (20, 9), (50, 6)):
@@ -167,6 +189,24 @@ def test_overlapping_hourly_reports_store_each_event_once(agent: Agent, ctx: Ing
     assert {
         (t.replace(tzinfo=None) + timedelta(hours=3), login) for t, login, _ in in_order["searches"]
     } == expected
+
+
+@pytest.mark.parametrize("minute", [14, 16, 18, 22, 32, 38])
+def test_an_event_logged_after_a_report_was_made_is_stored_from_the_next_report(
+    agent: Agent, ctx: IngestContext, minute: int
+) -> None:
+    # The simulated server, like a real one, may log an event of the report's last moments only after the
+    # report took its copy: the next report then has it inside the period of the one before. Times of day
+    # at which the simulator does that (yesterday, so the consumer's look-back covers them).
+    day = (NOW - timedelta(days=1)).replace(hour=8, minute=minute, second=minute * 7 % 60)
+    reports = [generate_zip(_profile(day - timedelta(hours=h))) for h in (3, 2, 1, 0)]
+    for data in reports:
+        agent.upload("alpha_client.zip", data)
+    assert drain(ctx) == 4
+    stored = {
+        (t.replace(tzinfo=None) + timedelta(hours=3), login) for t, login, _ in _events(ctx)["searches"]
+    }
+    assert stored == {(q.time, q.login) for q in _parse_searches(reports)}
 
 
 def _parse_searches(reports: list[bytes]) -> list[object]:
