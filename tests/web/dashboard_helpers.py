@@ -118,7 +118,9 @@ def table_rows(page: str, name: str) -> list[list[str]]:
     assert body
     rows = []
     for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", body.group(1), re.S):
-        cells = [html.unescape(c) for c in re.findall(r'<td title="[^"]*">(.*?)</td>', tr, re.S)]
+        cells = [
+            html.unescape(c) for c in re.findall(r'<td title="[^"]*"(?: class="[^"]*")?>(.*?)</td>', tr, re.S)
+        ]
         if cells:
             rows.append(cells)
     return rows

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 
 from kodeks_smart.store.ingest_models import SysinfoSearch, SysinfoSession, SysinfoUsageHour, SysinfoUser
 from kodeks_smart.web.dashboards import formulas
 from kodeks_smart.web.dashboards.framework import (
+    MAX_SERIES,
     Chart,
     Panel,
     Series,
@@ -19,13 +22,17 @@ from kodeks_smart.web.dashboards.framework import (
     points_by,
 )
 from kodeks_smart.web.dashboards.usage import (
+    TopChart,
     domain_clause,
     domain_filter,
-    seats,
-    total,
+    month_to_date,
+    month_to_date_stat,
+    point_months,
+    ranked,
+    rollups_for,
     usage_before,
     usage_points,
-    used_licences,
+    used_and_seats,
 )
 from kodeks_smart.web.tables import Column
 
@@ -55,8 +62,8 @@ def analytics(view: View) -> list[Panel]:
     def host_of(inst: int) -> str:
         return names[inst].host
 
-    used = used_licences(view, targets, domain_clause(domain, SysinfoSession))
-    reg = seats(view, targets)
+    rollups = rollups_for(domain)
+    used, reg = used_and_seats(view, targets, domain_clause(domain, SysinfoSession), rollups=rollups)
     used_series = [Series(host_of(i), pts) for i, pts in used.items() if i in names]
     reg_series = [Series(host_of(i), pts) for i, pts in reg.items() if i in names]
     delta_series = []
@@ -87,25 +94,63 @@ def analytics(view: View) -> list[Panel]:
     empty = points_by(((i, ts, n) for i, ts, n in empty_rows if i in names), host_of)
 
     sums = {
-        "db-requests": total("db_requests"),
-        "docs": total("docs"),
-        "saved": total("saved"),
-        "doc-or-service": total("searches", "docs", "services"),
-        "printed": total("printed"),
-        "kassist": total("kassist"),
+        "db-requests": ("db_requests",),
+        "docs": ("docs",),
+        "saved": ("saved",),
+        "doc-or-service": ("searches", "docs", "services"),
+        "printed": ("printed",),
+        "kassist": ("kassist",),
     }
-    usage = usage_points(view, targets, sums, domain_clause(domain, SysinfoUsageHour))
-    opening = usage_before(view, targets, sums, domain_clause(domain, SysinfoUsageHour))
+    by_domain = domain_clause(domain, SysinfoUsageHour)
+    opening = usage_before(view, targets, sums, by_domain, rollups=rollups)
+    # With the rollups, rank the series from per-month sums first and read the points of the shown ones
+    # only (a chart shows MAX_SERIES of 1,000 installations); filtered views read every series.
+    ranks: dict[str, dict[int, float]] | None = None
+    if rollups:
+        ranks = {}
+        for name, inst_months in point_months(view, targets, sums).items():
+            stat: dict[int, float] = {}
+            for inst, months in inst_months.items():
+                if inst not in names:
+                    continue
+                if name == "kassist":
+                    value: float | None = sum(total for total, _ in months)
+                else:
+                    value = month_to_date_stat(months, opening[name].get(inst, 0.0), "max")
+                if value is None:
+                    ranks = None
+                    break
+                stat[inst] = value
+            if ranks is None:
+                break
+            ranks[name] = stat
+    shown = (
+        None if ranks is None else {i for stat in ranks.values() for i in ranked(stat, host_of)[:MAX_SERIES]}
+    )
+    usage = usage_points(view, targets, sums, by_domain, rollups=rollups, only=shown)
 
-    def mtd(name: str) -> list[Series]:
+    def chart(name: str, title: str, series: list[Series], **kw: object) -> Chart:
+        return Chart(name, title, series=sorted(series, key=lambda x: x.name.casefold()), **kw)  # type: ignore[arg-type]
+
+    def series_chart(
+        name: str, title: str, make: Callable[[int, list[tuple[int, float]]], Series], **kw: Any
+    ) -> Chart:
+        points = usage[name]
+        if ranks is None or len(ranks[name]) <= MAX_SERIES:
+            return chart(name, title, [make(i, pts) for i, pts in points.items() if i in names], **kw)
+        order = ranked(ranks[name], host_of)
+        top = [make(i, points[i]) for i in order[:MAX_SERIES]]
+        return TopChart(name, title, series=top, total=len(order), **kw)
+
+    def mtd(name: str, title: str, **kw: Any) -> Chart:
         before = opening[name]
-        return [
-            Series(host_of(inst), formulas.month_to_date(pts, before.get(inst, 0.0)))
-            for inst, pts in usage[name].items()
-            if inst in names
-        ]
-
-    kassist = [Series(host_of(i), list(pts)) for i, pts in usage["kassist"].items() if i in names]
+        return series_chart(
+            name,
+            title,
+            lambda inst, pts: Series(host_of(inst), month_to_date(pts, before.get(inst, 0.0))),
+            legend=("max", "last"),
+            **kw,
+        )
 
     u = SysinfoUser
     users = view.db.execute(
@@ -133,9 +178,6 @@ def analytics(view: View) -> list[Panel]:
             }
         )
 
-    def chart(name: str, title: str, series: list[Series], **kw: object) -> Chart:
-        return Chart(name, title, series=sorted(series, key=lambda x: x.name.casefold()), **kw)  # type: ignore[arg-type]
-
     return [
         chart("used", "Используемые лицензии", used_series, kind="area", legend=("min", "max", "last")),
         chart(
@@ -154,10 +196,10 @@ def analytics(view: View) -> list[Panel]:
             description="Сумма по всем пользователям поисков, которые ничего не нашли,"
             " за каждую точку графика.",
         ),
-        chart(
+        series_chart(
             "kassist",
             "Запросы kAssist",
-            kassist,
+            lambda inst, pts: Series(host_of(inst), list(pts)),
             kind="bar",
             legend=("last", "sum"),
             rank_by="sum",
@@ -172,16 +214,14 @@ def analytics(view: View) -> list[Panel]:
             desc=True,
             description=f"Учётные записи, не входившие в систему {formulas.NOT_USING_DAYS} дней и более.",
         ),
-        chart("db-requests", "Запросы к БД", mtd("db-requests"), legend=("max", "last"), description=MTD),
-        chart("docs", "Учитываемые документы", mtd("docs"), legend=("max", "last"), description=MTD),
-        chart("saved", "Сохранение документов", mtd("saved"), legend=("max", "last"), description=MTD),
-        chart(
+        mtd("db-requests", "Запросы к БД", description=MTD),
+        mtd("docs", "Учитываемые документы", description=MTD),
+        mtd("saved", "Сохранение документов", description=MTD),
+        mtd(
             "doc-or-service",
             "Doc or Service",
-            mtd("doc-or-service"),
-            legend=("max", "last"),
             description="Поиски + открытые документы + обращения к сервисам. " + MTD,
         ),
-        chart("printed", "Печать документов", mtd("printed"), legend=("max", "last"), description=MTD),
+        mtd("printed", "Печать документов", description=MTD),
         chart("seats", "Количество лицензий на инсталляции", reg_series, kind="step", legend=("max", "last")),
     ]

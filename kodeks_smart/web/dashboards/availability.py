@@ -13,12 +13,16 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from statistics import mean
 
-from sqlalchemy import or_
+from sqlalchemy import or_, select
 
 from kodeks_smart.store.alert_models import AlertState
 from kodeks_smart.store.models import Client, Installation, OnlineAccess
 from kodeks_smart.store.probe_models import ProbeCheck, ProbeStateInterval
-from kodeks_smart.web.dashboards.formulas import rolling_availability
+from kodeks_smart.web.dashboards.formulas import (
+    merge_micros,
+    micros,
+    rolling_availability_micros,
+)
 from kodeks_smart.web.dashboards.framework import Chart, Panel, Series, Table, View, dashboard, epoch
 from kodeks_smart.web.tables import Column
 
@@ -70,41 +74,53 @@ def _series(name: str, points: Iterable[tuple[datetime, float | None]]) -> Serie
 )
 def availability(view: View) -> list[Panel]:
     targets = view.targets(host=False)
-    created = {
-        i.id: i.created_at
-        for i in view.db.scalars(view.tenant.select(Installation, targets.where(Installation.id)))
+    created: dict[int, datetime] = {
+        inst: at
+        for inst, at in view.db.execute(
+            select(Installation.id, Installation.created_at).where(
+                view.tenant.scope.condition(Installation), targets.where(Installation.id)
+            )
+        )
     }
     earliest = view.time.start - WINDOW
-    spans: dict[tuple[int, str], Spans] = {}
-    for i in view.db.scalars(
-        view.tenant.select(
-            ProbeStateInterval,
-            ProbeStateInterval.state.in_(INTERFACE_DOWN),
-            ProbeStateInterval.started_at < view.time.end,
-            or_(ProbeStateInterval.ended_at.is_(None), ProbeStateInterval.ended_at > earliest),
-            targets.where(ProbeStateInterval.installation_id),
+    times = sample_times(view)
+    until = micros(times[-1]) if times else 0
+    raw: dict[tuple[int, str], list[tuple[int, int | None]]] = {}
+    psi = ProbeStateInterval
+    for inst, state, started, ended in view.db.execute(
+        select(psi.installation_id, psi.state, psi.started_at, psi.ended_at).where(
+            view.tenant.scope.condition(psi),
+            psi.state.in_(INTERFACE_DOWN),
+            psi.started_at < view.time.end,
+            or_(psi.ended_at.is_(None), psi.ended_at > earliest),
+            targets.where(psi.installation_id),
         )
     ):
-        spans.setdefault((i.installation_id, "interface"), []).append((i.started_at, i.ended_at))
-        if i.state in PORT_DOWN:
-            spans.setdefault((i.installation_id, "port"), []).append((i.started_at, i.ended_at))
-    times = sample_times(view)
+        span = (micros(started), None if ended is None else micros(ended))
+        raw.setdefault((inst, "interface"), []).append(span)
+        if state in PORT_DOWN:
+            raw.setdefault((inst, "port"), []).append(span)
+    spans = {key: merge_micros(found, until) for key, found in raw.items()}
+    at_us = [micros(t) for t in times]
+    at_s = [epoch(t) for t in times]
+    window = WINDOW // timedelta(microseconds=1)
     interface: list[Series] = []
     port: list[Series] = []
     rows = []
     for t in sorted(targets.chosen, key=lambda t: t.host.casefold()):
         since = created.get(t.id)
-        a = rolling_availability(spans.get((t.id, "interface"), []), times, WINDOW, since)
-        b = rolling_availability(spans.get((t.id, "port"), []), times, WINDOW, since)
-        interface.append(_series(t.host, a))
-        port.append(_series(t.host, b))
+        since_us = None if since is None else micros(since)
+        a = rolling_availability_micros(spans.get((t.id, "interface"), []), at_us, window, since_us)
+        b = rolling_availability_micros(spans.get((t.id, "port"), []), at_us, window, since_us)
+        interface.append(Series(t.host, list(zip(at_s, a, strict=True))))
+        port.append(Series(t.host, list(zip(at_s, b, strict=True))))
         rows.append(
             {
                 "name": t.host,
                 "client": t.client,
                 "manager": t.manager,
-                "interface": a[-1][1] if a else None,
-                "port": b[-1][1] if b else None,
+                "interface": a[-1] if a else None,
+                "port": b[-1] if b else None,
             }
         )
     return [
@@ -169,9 +185,16 @@ def availability_online(view: View) -> list[Panel]:
         if check.status == "fail" and check.online_access_id is not None:
             spans.setdefault(check.online_access_id, []).append((check.since, None))
     times = sample_times(view)
-    per_access: dict[int, list[tuple[datetime, float | None]]] = {
-        a.id: rolling_availability(spans.get(a.id, []), times, WINDOW, a.created_at) for a in accesses
-    }
+    at_us = [micros(t) for t in times]
+    until = at_us[-1] if at_us else 0
+    window = WINDOW // timedelta(microseconds=1)
+    per_access: dict[int, list[tuple[datetime, float | None]]] = {}
+    for a in accesses:
+        down = merge_micros(
+            ((micros(b), None if e is None else micros(e)) for b, e in spans.get(a.id, [])), until
+        )
+        rolled = rolling_availability_micros(down, at_us, window, micros(a.created_at))
+        per_access[a.id] = list(zip(times, rolled, strict=True))
     by_client: list[Series] = []
     rows = []
     for a in sorted(accesses, key=lambda a: (clients.get(a.client_id, ""), a.login)):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, func, select
 
 from kodeks_smart.store.ingest_models import SysinfoSession
 from kodeks_smart.web.dashboards.framework import Panel, Stat, Table, View, dashboard
+from kodeks_smart.web.dashboards.newest import in_two_steps
 from kodeks_smart.web.tables import Column
 
 COLUMNS = [
@@ -32,22 +35,35 @@ UNDEFINED_DOMAIN = "НеОпределён"
 def connected_users(view: View) -> list[Panel]:
     targets = view.targets(host=False)
     scope = view.tenant.scope.condition(SysinfoSession)
-    where = (scope, view.in_range(SysinfoSession.report_at), targets.narrow(SysinfoSession))
-    newest = (
-        select(SysinfoSession.client_id, func.max(SysinfoSession.report_at).label("at"))
-        .where(*where)
-        .group_by(SysinfoSession.client_id)
-        .subquery()
-    )
-    sessions = list(
-        view.db.scalars(
-            select(SysinfoSession)
-            .join(
-                newest,
-                (newest.c.client_id == SysinfoSession.client_id) & (newest.c.at == SysinfoSession.report_at),
-            )
-            .where(scope)
+
+    def newest_sessions(a: datetime, b: datetime, clients: list[int]) -> list[SysinfoSession]:
+        """The sessions of each client's newest report in ``[a, b)``."""
+        ss = SysinfoSession
+        narrow: ColumnElement[bool] = ss.client_id.in_(clients)
+        if targets.filtered:
+            narrow = narrow & ss.installation_id.in_([t.id for t in targets.chosen])
+        newest = (
+            select(ss.client_id, func.max(ss.report_at).label("at"))
+            .where(scope, ss.report_at >= a, ss.report_at < b, narrow)
+            .group_by(ss.client_id)
+            .subquery()
         )
+        return list(
+            view.db.scalars(
+                select(ss)
+                .join(newest, (newest.c.client_id == ss.client_id) & (newest.c.at == ss.report_at))
+                .where(scope)
+            )
+        )
+
+    # The newest report is nearly always in the range's last days: look there first (see `newest`).
+    sessions = in_two_steps(
+        view.time.start,
+        view.time.end,
+        (t.client_id for t in targets.chosen),
+        newest_sessions,
+        key=lambda s: s.client_id,
+        client_of=lambda s: s.client_id,
     )
     domain = view.multi("domain", "домен", {s.domain or UNDEFINED_DOMAIN for s in sessions})
     names = targets.by_id

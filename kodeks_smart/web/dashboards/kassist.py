@@ -48,7 +48,9 @@ def kassist(view: View) -> list[Panel]:
         view.tenant.scope.condition(k),
         k.day >= view.time.start.date(),
         k.day <= view.time.end.date(),
-        targets.where_client(k.client_id),
+        # Always by client id (not only when filtered): the (client_id, day) key then serves the range
+        # instead of a scan of the cabinet's 13 months.
+        k.client_id.in_(sorted({t.client_id for t in targets.chosen})),
     )
     step = max(DAY, view.time.step)
     point = bucket(k.day, view, step)
@@ -66,18 +68,14 @@ def kassist(view: View) -> list[Panel]:
         for (field, _, _), value in zip(FIELDS, values, strict=True):
             if value is not None:
                 rows[field].append((client_id, int(ts), float(value)))
-    sums: dict[str, dict[int, int]] = {f: {} for f, _, _ in FIELDS}
-    totals = (
-        select(k.client_id, *(func.sum(getattr(k, f)) for f, _, _ in FIELDS))
-        .where(*where)
-        .group_by(k.client_id)
-    )
-    for client_id, *values in view.db.execute(totals):
-        if client_id not in clients:
-            continue
-        for (field, _, _), value in zip(FIELDS, values, strict=True):
-            if value is not None:
-                sums[field][client_id] = int(value)
+    # The range's sums are the sums of the chart points' (integer) sums: a second pass over the rows took
+    # as long as the first (396,000 rows at 13 months for 1,000 installations).
+    sums: dict[str, dict[int, int]] = {}
+    for field, _, _ in FIELDS:
+        per_client: dict[int, int] = {}
+        for client_id, _, value in rows[field]:
+            per_client[client_id] = per_client.get(client_id, 0) + int(value or 0)
+        sums[field] = dict(sorted(per_client.items()))
     panels: list[Panel] = []
     for field, title, _ in FIELDS:
         panels.append(

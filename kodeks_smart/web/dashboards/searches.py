@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, true
+from sqlalchemy import ColumnElement, Row, String, cast, func, select, true
 
 from kodeks_smart.store.ingest_models import SysinfoSearch
 from kodeks_smart.store.models import Client, OnlineAccess
@@ -106,10 +106,28 @@ def counts(view: View, where: list[ColumnElement[bool]]) -> tuple[dict[str, int]
     return totals, series
 
 
-def newest(view: View, where: list[ColumnElement[bool]]) -> list[SysinfoSearch]:
+def newest(view: View, where: list[ColumnElement[bool]]) -> list[Row[Any]]:
+    """The newest `ROW_LIMIT` searches as plain rows of the columns the tables show: loading them as ORM
+    objects (and decoding each row's JSON ``extra``) took half of the page's time for 10,000 rows."""
     s = SysinfoSearch
-    stmt = select(s).where(*where).order_by(s.occurred_at.desc(), s.id.desc()).limit(ROW_LIMIT)
-    return list(view.db.scalars(stmt))
+    stmt = (
+        select(
+            s.occurred_at,
+            s.installation_id,
+            s.client_id,
+            s.login,
+            s.result,
+            s.query,
+            s.catalog,
+            s.type,
+            s.source,
+            s.duration,
+        )
+        .where(*where)
+        .order_by(s.occurred_at.desc(), s.id.desc())
+        .limit(ROW_LIMIT)
+    )
+    return list(view.db.execute(stmt))
 
 
 def legal_names(view: View) -> dict[int, str]:
@@ -152,7 +170,7 @@ ALL_COLUMNS = [
 ]
 
 
-def _row(q: SysinfoSearch, targets: Targets, legal: dict[int, str]) -> dict[str, Any] | None:
+def _row(q: Row[Any], targets: Targets, legal: dict[int, str]) -> dict[str, Any] | None:
     t = targets.by_id.get(q.installation_id or 0)
     if t is None:
         return None
@@ -242,9 +260,16 @@ def searches_online(view: View) -> list[Panel]:
     targets = view.targets(host=False)
     logins = online_logins(view, targets)
     s = SysinfoSearch
-    pairs = [
-        (s.client_id == client_id) & s.login.in_(sorted(names)) for client_id, names in sorted(logins.items())
-    ]
-    only_online: ColumnElement[bool] = or_(*pairs) if pairs else s.id.is_(None)
+    pairs = sorted(f"{client_id}:{name}" for client_id, names in logins.items() for name in names)
+    # One IN list of "client:login" keys, not an OR of a condition per client: PostgreSQL evaluated the
+    # 1,000-branch OR on every row (0.5 s for 30 days of 1,000 clients); the plain client and login lists
+    # in front let the indexes narrow the rows first.
+    only_online: ColumnElement[bool] = (
+        s.client_id.in_(sorted(logins))
+        & s.login.in_(sorted({name for names in logins.values() for name in names}))
+        & (cast(s.client_id, String) + ":" + s.login).in_(pairs)
+        if pairs
+        else s.id.is_(None)
+    )
     where, _ = search_filters(view, targets, only_online)
     return _panels(view, targets, where)

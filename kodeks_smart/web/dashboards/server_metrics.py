@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import or_
+from sqlalchemy import or_, select
 
 from kodeks_smart.store.probe_models import ABNORMAL_STATES, ProbeCheck, ProbeStateInterval
 from kodeks_smart.web.dashboards.framework import (
@@ -64,19 +64,17 @@ def state_points(
     intervals: list[tuple[datetime, datetime | None, int]], start: datetime, end: datetime
 ) -> list[tuple[int, float | None]]:
     """A step series: the HTTP code (or 1 without an answer) while a state lasts, 0 otherwise."""
-    points: list[tuple[int, float | None]] = []
     value_at_start = 0.0
+    inside: list[tuple[int, float | None]] = []
     for a, b, code in sorted(intervals, key=lambda i: i[0]):
         if a <= start and (b is None or b > start):
             value_at_start = float(code)
-    points.append((epoch(start), value_at_start))
-    for a, b, code in sorted(intervals, key=lambda i: i[0]):
         if start < a < end:
-            points.append((epoch(a), float(code)))
+            inside.append((epoch(a), float(code)))
         if b is not None and start < b < end:
-            points.append((epoch(b), 0.0))
-    last = points[-1][1]
-    points.append((epoch(end), last))
+            inside.append((epoch(b), 0.0))
+    points: list[tuple[int, float | None]] = [(epoch(start), value_at_start), *inside]
+    points.append((epoch(end), points[-1][1]))
     return sorted(points, key=lambda p: p[0])
 
 
@@ -90,48 +88,71 @@ def state_points(
 def server_metrics(view: View) -> list[Panel]:
     targets = view.targets()
     names = targets.by_id
+    # Plain rows of the needed columns, not ORM objects: building 30,000 objects for 13 months of
+    # intervals was half of the page's time.
+    pc = ProbeCheck
     checks = list(
-        view.db.scalars(
-            view.tenant.select(
-                ProbeCheck,
-                ProbeCheck.installation_id.is_not(None),
-                targets.where(ProbeCheck.installation_id),
+        view.db.execute(
+            select(
+                pc.id,
+                pc.installation_id,
+                pc.check_name,
+                pc.status,
+                pc.since,
+                pc.checked_at,
+                pc.value,
+                pc.detail,
             )
+            .where(
+                view.tenant.scope.condition(pc),
+                pc.installation_id.is_not(None),
+                targets.where(pc.installation_id),
+            )
+            .order_by(pc.id)
         )
     )
     checktype = view.multi("checktype", "checktype", {c.check_name for c in checks})
     start, end = view.time.start, view.time.end
+    psi = ProbeStateInterval
     intervals = list(
-        view.db.scalars(
-            view.tenant.select(
-                ProbeStateInterval,
-                ProbeStateInterval.started_at < end,
-                or_(ProbeStateInterval.ended_at.is_(None), ProbeStateInterval.ended_at > start),
-                targets.where(ProbeStateInterval.installation_id),
+        view.db.execute(
+            select(
+                psi.id,
+                psi.installation_id,
+                psi.state,
+                psi.http_code,
+                psi.started_at,
+                psi.ended_at,
+                psi.detail,
             )
+            .where(
+                view.tenant.scope.condition(psi),
+                psi.started_at < end,
+                or_(psi.ended_at.is_(None), psi.ended_at > start),
+                targets.where(psi.installation_id),
+            )
+            .order_by(psi.id)
         )
     )
     grouped: dict[tuple[str, int], list[tuple[datetime, datetime | None, int]]] = {}
     rows = []
-    for i in intervals:
-        t = names.get(i.installation_id)
+    now = view.now
+    for _, inst, state, http_code, started, ended, detail in intervals:
+        t = names.get(inst)
         if t is None:
             continue
-        grouped.setdefault((i.state, i.installation_id), []).append(
-            (i.started_at, i.ended_at, i.http_code or 1)
-        )
-        until = i.ended_at or view.now
+        grouped.setdefault((state, inst), []).append((started, ended, http_code or 1))
         rows.append(
             {
                 "host": t.host,
                 "client": t.client,
                 "manager": t.manager,
-                "state": STATE_TITLES.get(i.state, i.state),
-                "http_code": i.http_code,
-                "started_at": i.started_at,
-                "ended_at": i.ended_at,
-                "duration": (until - i.started_at).total_seconds(),
-                "detail": i.detail,
+                "state": STATE_TITLES.get(state, state),
+                "http_code": http_code,
+                "started_at": started,
+                "ended_at": ended,
+                "duration": ((ended or now) - started).total_seconds(),
+                "detail": detail,
             }
         )
     states = [

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 
 from kodeks_smart.store.ingest_models import SysinfoComponent
 from kodeks_smart.web.dashboards.framework import Panel, Stat, Table, View, dashboard
-from kodeks_smart.web.dashboards.usage import latest_reports
+from kodeks_smart.web.dashboards.newest import newest_reports
+from kodeks_smart.web.dashboards.usage import REPORT_LOOKBACK
 from kodeks_smart.web.tables import Column
 
 #: The component type of the Kodeks server itself in the report.
@@ -82,7 +83,7 @@ def versions(view: View) -> list[Panel]:
                 "seen": seen,
             }
         )
-    latest = latest_reports(view, targets)
+    latest = newest_reports(view, targets, REPORT_LOOKBACK)
     server_versions: dict[int, str] = {}
     for inst, version in view.db.execute(
         select(c.installation_id, c.version)

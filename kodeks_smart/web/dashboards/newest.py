@@ -1,0 +1,107 @@
+"""«The newest row of each installation (or client) up to the end of the range», cheap at long ranges.
+
+Several dashboards show the state of the newest sysinfo report of the range (disk volumes, versions,
+connected users). The plain query — ``max(time)`` grouped per installation over the whole range — reads
+every report of the range: 396,000 reports for 1,000 installations and 13 months, about 0.3 s on SQLite.
+Installations report daily, so the newest report nearly always lies in the last few days: the first
+query looks only at the last `RECENT` of the range and the second, over the rest of the range, runs only
+for the clients that had nothing recent (usually none). The result is the same as the plain query's:
+whatever the first query found is newer than anything before its window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Select, and_, func, select
+
+from kodeks_smart.store.ingest_models import SysinfoReportRow
+from kodeks_smart.web.dashboards.framework import Targets, View
+
+#: The first look-up's window at the end of the range.
+RECENT = timedelta(days=3)
+
+T = TypeVar("T")
+
+
+def in_two_steps(
+    start: datetime,
+    end: datetime,
+    clients: Iterable[int],
+    query: Callable[[datetime, datetime, list[int]], list[T]],
+    key: Callable[[T], Any],
+    client_of: Callable[[T], int],
+    wanted: Callable[[list[T]], set[int]] | None = None,
+) -> list[T]:
+    """Run ``query(from, to, client ids)`` for the last `RECENT` of ``[start, end)`` and, for the clients
+    with nothing there, again for the rest of the range; rows of the second run whose ``key`` the first
+    run already has are dropped. ``query`` must return the newest rows per key within its window.
+
+    ``wanted`` (optional) gives the clients that still miss something after the first run, for callers
+    whose key is finer than the client (an installation of a client may be silent while another reports).
+    """
+    chosen = sorted(set(clients))
+    split = max(start, end - RECENT)
+    first = query(split, end, chosen)
+    if split <= start:
+        return first
+    if wanted is not None:
+        missing = sorted(wanted(first))
+    else:
+        found = {client_of(row) for row in first}
+        missing = [c for c in chosen if c not in found]
+    if not missing:
+        return first
+    have = {key(row) for row in first}
+    return first + [row for row in query(start, split, missing) if key(row) not in have]
+
+
+def newest_reports(view: View, targets: Targets, lookback: timedelta) -> dict[int, SysinfoReportRow]:
+    """The newest report of each chosen installation in ``[min(start, end − lookback), end)``: the same
+    rows as `kodeks_smart.web.dashboards.usage.latest_reports` (called with its ``REPORT_LOOKBACK``),
+    found in two steps."""
+    r = SysinfoReportRow
+    end = view.time.end
+    since = min(view.time.start, end - lookback)
+    chosen_ids = {t.id for t in targets.chosen}
+
+    def query(a: datetime, b: datetime, clients: list[int]) -> list[SysinfoReportRow]:
+        narrow: ColumnElement[bool] = r.client_id.in_(clients)
+        if targets.filtered:
+            narrow = narrow & r.installation_id.in_(sorted(chosen_ids))
+        newest = (
+            select(r.client_id, r.installation_id, func.max(r.created_at).label("at"))
+            .where(view.tenant.scope.condition(r), r.created_at >= a, r.created_at < b, narrow)
+            .group_by(r.client_id, r.installation_id)
+            .subquery()
+        )
+        stmt: Select[SysinfoReportRow] = (
+            select(r)
+            .join(
+                newest,
+                and_(
+                    newest.c.client_id == r.client_id,
+                    newest.c.at == r.created_at,
+                    newest.c.installation_id == r.installation_id,
+                ),
+            )
+            .where(view.tenant.scope.condition(r))
+        )
+        return list(view.db.scalars(stmt))
+
+    def still_missing(first: list[SysinfoReportRow]) -> set[int]:
+        found = {row.installation_id for row in first}
+        return {t.client_id for t in targets.chosen if t.id not in found}
+
+    rows = in_two_steps(
+        since,
+        end,
+        (t.client_id for t in targets.chosen),
+        query,
+        key=lambda row: row.installation_id,
+        client_of=lambda row: row.client_id,
+        wanted=still_missing,
+    )
+    return {row.installation_id: row for row in rows if row.installation_id is not None}
