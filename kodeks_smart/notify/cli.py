@@ -182,14 +182,19 @@ def _test_recipients(s: Session, cabinet_id: int, emails: list[str], chats: list
         result.append(Recipient("telegram", chat.chat_id, chat.id, via="проверка"))
     if emails or chats:
         return result
+    # Without names: every channel that is on (one switched off is tested by naming it).
     result += [
         Recipient("email", m.address, via="проверка")
-        for m in s.scalars(select(Mailbox).where(Mailbox.cabinet_id == cabinet_id))
+        for m in s.scalars(select(Mailbox).where(Mailbox.cabinet_id == cabinet_id, Mailbox.enabled.is_(True)))
     ]
-    result += [Recipient("telegram", c.chat_id, c.id, via="проверка") for c in cabinet_chats]
+    result += [Recipient("telegram", c.chat_id, c.id, via="проверка") for c in cabinet_chats if c.enabled]
     result += [
         Recipient("webhook", w.url, w.id, via="проверка")
-        for w in s.scalars(select(WebhookEndpoint).where(WebhookEndpoint.cabinet_id == cabinet_id))
+        for w in s.scalars(
+            select(WebhookEndpoint).where(
+                WebhookEndpoint.cabinet_id == cabinet_id, WebhookEndpoint.enabled.is_(True)
+            )
+        )
     ]
     return result
 

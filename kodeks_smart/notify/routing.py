@@ -70,7 +70,9 @@ def route(
     """
     found: list[Recipient] = []
     for mailbox in session.scalars(
-        select(Mailbox).where(Mailbox.cabinet_id == cabinet_id).order_by(Mailbox.id)
+        select(Mailbox)
+        .where(Mailbox.cabinet_id == cabinet_id, Mailbox.enabled.is_(True))
+        .order_by(Mailbox.id)
     ):
         if _takes(mailbox.categories, category):
             found.append(Recipient("email", mailbox.address.strip(), via=mailbox.note or "почтовый ящик"))
@@ -87,7 +89,9 @@ def route(
             )
     found.extend(Recipient("email", address.strip(), via="дополнительный адрес") for address in extra_emails)
     for chat in session.scalars(
-        select(TelegramChat).where(TelegramChat.cabinet_id == cabinet_id).order_by(TelegramChat.id)
+        select(TelegramChat)
+        .where(TelegramChat.cabinet_id == cabinet_id, TelegramChat.enabled.is_(True))
+        .order_by(TelegramChat.id)
     ):
         if _takes(chat.categories, category):
             found.append(Recipient("telegram", chat.chat_id, chat.id, via=chat.title or "чат Telegram"))

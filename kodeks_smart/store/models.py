@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -182,6 +183,8 @@ class Mailbox(Base):
     address: Mapped[str] = mapped_column(String(320))
     categories: Mapped[list[str]] = mapped_column(JSON, default=list)
     note: Mapped[str] = mapped_column(String(300), default="")
+    #: Switched off from the cabinet: keeps its address and categories, gets no notifications.
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class TelegramChat(Base):
@@ -197,6 +200,8 @@ class TelegramChat(Base):
     title: Mapped[str] = mapped_column(String(300), default="")
     bot_token_enc: Mapped[bytes] = mapped_column(LargeBinary)
     categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: Switched off from the cabinet: keeps its settings, gets no notifications.
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class SmtpRelay(Base):

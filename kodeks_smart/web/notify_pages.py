@@ -296,7 +296,7 @@ def _save_mailbox(page: Page, form: MailboxForm) -> Response:
     except NotFound:
         raise HTTPException(404, "Почтовый ящик не найден") from None
     verb = "добавлен" if form.id is None else "сохранён"
-    note = "" if form.categories else " (отключён: не получает оповещений)"
+    note = "" if form.categories else " (без категорий: не получает оповещений)"
     return _back(page, f"Почтовый ящик {form.address} {verb}{note}")
 
 
@@ -379,7 +379,7 @@ def _save_chat(page: Page, form: ChatForm) -> Response:
     except NotFound:
         raise HTTPException(404, "Чат Telegram не найден") from None
     verb = "добавлен" if form.id is None else "сохранён"
-    note = "" if form.categories else " (отключён: не получает оповещений)"
+    note = "" if form.categories else " (без категорий: не получает оповещений)"
     return _back(page, f"Чат {form.title or form.chat_id} {verb}{note}")
 
 
@@ -394,6 +394,65 @@ def chat_delete(
         page, TelegramChat, chat_row_id, "Чат Telegram не найден", lambda row: row.title or row.chat_id
     )
     return _back(page, f"Чат {shown} удалён")
+
+
+# -- switching a channel off and on ---------------------------------------------------------------
+
+
+def _switch(page: Page, model: Any, row_id: int, on: bool, missing: str, shown: Callable[[Any], str]) -> str:
+    """Set ``enabled`` of one of the cabinet's channel rows; returns how the row is named."""
+    with page.services.db.write() as s:
+        try:
+            row = Tenant(s, page.scope).get(model, row_id)
+        except NotFound:
+            raise HTTPException(404, missing) from None
+        row.enabled = on
+        return shown(row)
+
+
+def _switched(on: bool) -> str:
+    return (
+        "включён: снова получает оповещения"
+        if on
+        else "отключён: оповещения не получает, настройки сохранены"
+    )
+
+
+@router.post("/c/{cabinet_id}/mailboxes/{mailbox_id}/enabled")
+def mailbox_switch(
+    page: Annotated[Page, Depends(cabinet_page)],
+    mailbox_id: int,
+    enabled: Annotated[bool, Form()],
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Switch a mailbox off (it keeps its address and categories) or back on."""
+    require_csrf(page, csrf_token)
+    _mailbox(page, mailbox_id)
+    _require_admin(page)
+    address = _switch(page, Mailbox, mailbox_id, enabled, "Почтовый ящик не найден", lambda row: row.address)
+    return _back(page, f"Почтовый ящик {address} {_switched(enabled)}")
+
+
+@router.post("/c/{cabinet_id}/telegram/{chat_row_id}/enabled")
+def chat_switch(
+    page: Annotated[Page, Depends(cabinet_page)],
+    chat_row_id: int,
+    enabled: Annotated[bool, Form()],
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Switch a Telegram chat off (it keeps its settings and token) or back on."""
+    require_csrf(page, csrf_token)
+    _chat(page, chat_row_id)
+    _require_admin(page)
+    shown = _switch(
+        page,
+        TelegramChat,
+        chat_row_id,
+        enabled,
+        "Чат Telegram не найден",
+        lambda row: row.title or row.chat_id,
+    )
+    return _back(page, f"Чат {shown} {_switched(enabled)}")
 
 
 # -- test message ---------------------------------------------------------------------------------
@@ -428,7 +487,10 @@ def send_test(
     require_csrf(page, csrf_token)
     recipients = _test_recipients(page, target)
     if not recipients:
-        return _back(page, "В кабинете нет ни почтовых ящиков, ни чатов Telegram: сначала добавьте канал")
+        return _back(
+            page,
+            "В кабинете нет включённых почтовых ящиков и чатов Telegram: сначала добавьте или включите канал",
+        )
     now = utcnow()
     with page.services.db.write() as s:
         sent_lately = s.scalar(
@@ -455,9 +517,9 @@ def send_test(
 
 def _test_recipients(page: Page, target: str) -> list[Recipient]:
     kind, _, ident = target.partition("-")
-    if target == "all":
-        mailboxes = page.tenant.list(Mailbox)
-        chats = page.tenant.list(TelegramChat)
+    if target == "all":  # the channels that are on; one switched off is tested with its own button
+        mailboxes = [m for m in page.tenant.list(Mailbox) if m.enabled]
+        chats = [c for c in page.tenant.list(TelegramChat) if c.enabled]
     elif kind == "mailbox" and ident.isdigit():
         mailboxes, chats = [_mailbox(page, int(ident))], []
     elif kind == "telegram" and ident.isdigit():

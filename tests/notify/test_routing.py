@@ -9,7 +9,7 @@ from kodeks_smart.lib.secrets import SecretBox
 from kodeks_smart.notify.routing import Recipient, RoutingError, route
 from kodeks_smart.store import admin
 from kodeks_smart.store.db import Database
-from kodeks_smart.store.models import Cabinet, Manager
+from kodeks_smart.store.models import Cabinet, Mailbox, Manager, TelegramChat
 from kodeks_smart.store.notify_models import WebhookEndpoint
 from tests.conftest import Tenants
 from tests.notify.conftest import client_id
@@ -117,3 +117,23 @@ def test_a_disabled_webhook_gets_nothing(db: Database, tenants: Tenants, cabinet
     with db.session() as s:
         found = route(s, tenants.cabinet_a, "critical")
     assert "webhook" not in {r.channel for r in found}
+
+
+def test_switched_off_mailboxes_and_chats_get_nothing_until_switched_on(
+    db: Database, tenants: Tenants
+) -> None:
+    with db.session() as s:
+        assert targets(route(s, tenants.cabinet_b, "critical")) == [
+            ("email", "support-beta@example.ru"),
+            ("telegram", "-1004"),
+        ]
+    with db.write() as s:
+        for row in [*s.scalars(select(Mailbox)), *s.scalars(select(TelegramChat))]:
+            row.enabled = False
+    with db.session() as s:
+        assert route(s, tenants.cabinet_b, "critical") == []
+    with db.write() as s:
+        for chat in s.scalars(select(TelegramChat)):
+            chat.enabled = True
+    with db.session() as s:
+        assert targets(route(s, tenants.cabinet_b, "critical")) == [("telegram", "-1004")]

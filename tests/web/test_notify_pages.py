@@ -287,7 +287,7 @@ def test_editing_disabling_and_deleting_channels(
     saved = app_client.post(
         f"{base}/mailboxes/{mailbox_id}", data={"address": "help@alpha.ru", "note": "", "csrf_token": token}
     )
-    assert saved.status_code == 303 and "отключён" in app_client.get(saved.headers["location"]).text
+    assert saved.status_code == 303 and "без категорий" in app_client.get(saved.headers["location"]).text
     renamed = app_client.post(
         f"{base}/telegram/{chat_id}",
         data={"chat_id": "-1005", "title": "Новый", "category": ["technical"], "csrf_token": token},
@@ -308,7 +308,63 @@ def test_editing_disabling_and_deleting_channels(
     assert _ids(services.db, Mailbox, tenants.cabinet_a) == []
     assert _ids(services.db, TelegramChat, tenants.cabinet_a) == []
     empty = app_client.post(f"{base}/channels/test", data={"target": "all", "csrf_token": token})
-    assert "нет ни почтовых ящиков" in app_client.get(empty.headers["location"]).text
+    assert "нет включённых почтовых ящиков" in app_client.get(empty.headers["location"]).text
+
+
+def test_switching_a_channel_off_keeps_its_settings_and_stops_its_notifications(
+    app_client: TestClient, services: Services, tenants: Tenants
+) -> None:
+    login(app_client, "dadmin", "dadmin-password")
+    base = f"/c/{tenants.cabinet_a}"
+    mailbox_id = _ids(services.db, Mailbox, tenants.cabinet_a)[0]
+    chat_id = _ids(services.db, TelegramChat, tenants.cabinet_a)[0]
+    token = csrf_of(app_client, f"{base}/channels")
+    with services.db.session() as s:
+        before = {r.channel for r in route(s, tenants.cabinet_a, "critical")}
+    assert {"email", "telegram"} <= before
+    for path in (f"{base}/mailboxes/{mailbox_id}/enabled", f"{base}/telegram/{chat_id}/enabled"):
+        off = app_client.post(path, data={"enabled": "false", "csrf_token": token})
+        assert off.status_code == 303
+        assert "отключён" in app_client.get(off.headers["location"]).text
+    with services.db.session() as s:
+        mailbox, chat = s.get(Mailbox, mailbox_id), s.get(TelegramChat, chat_id)
+        assert mailbox is not None and chat is not None
+        assert not mailbox.enabled and mailbox.categories and mailbox.address == "support-alpha@example.ru"
+        assert not chat.enabled and chat.categories
+        assert route(s, tenants.cabinet_a, "critical") == []
+    page = app_client.get(f"{base}/channels", headers=HTML).text
+    assert page.count('<tr class="off">') == 2 and page.count(">Включить</button>") == 2
+    # «во все каналы» skips the switched-off ones: nothing is left to test.
+    empty = app_client.post(f"{base}/channels/test", data={"target": "all", "csrf_token": token})
+    assert "нет включённых" in app_client.get(empty.headers["location"]).text
+    with services.db.session() as s:
+        assert s.scalars(select(Notification)).first() is None
+    on = app_client.post(
+        f"{base}/mailboxes/{mailbox_id}/enabled", data={"enabled": "true", "csrf_token": token}
+    )
+    assert on.status_code == 303 and "включён" in app_client.get(on.headers["location"]).text
+    with services.db.session() as s:
+        assert [r.address for r in route(s, tenants.cabinet_a, "critical")] == ["support-alpha@example.ru"]
+    # A cabinet user sees the state but cannot switch; without the CSRF token nobody can.
+    assert app_client.post(f"{base}/telegram/{chat_id}/enabled", data={"enabled": "true"}).status_code == 403
+    login(app_client, "alice", "alice-password")
+    token = csrf_of(app_client, f"{base}/channels")
+    assert ">Включить</button>" not in app_client.get(f"{base}/channels", headers=HTML).text
+    forbidden = app_client.post(
+        f"{base}/telegram/{chat_id}/enabled", data={"enabled": "true", "csrf_token": token}
+    )
+    assert forbidden.status_code == 403
+    # Another cabinet's channel: 404, and it stays on.
+    b_mailbox = _ids(services.db, Mailbox, tenants.cabinet_b)[0]
+    login(app_client, "dadmin", "dadmin-password")
+    token = csrf_of(app_client, f"{base}/channels")
+    stolen = app_client.post(
+        f"{base}/mailboxes/{b_mailbox}/enabled", data={"enabled": "false", "csrf_token": token}
+    )
+    assert stolen.status_code == 404
+    with services.db.session() as s:
+        b = s.get(Mailbox, b_mailbox)
+        assert b is not None and b.enabled
 
 
 def test_a_cabinet_user_sees_the_channels_but_changes_nothing_and_every_post_needs_the_csrf_token(
