@@ -163,7 +163,8 @@ def _compared(now: datetime) -> tuple[Any, ...]:
     )
 
 
-def _values(inst: Instance, spec: RuleSpec, labels: dict[str, Any], summary: str) -> tuple[Any, ...]:
+def _owner(inst: Instance, spec: RuleSpec) -> tuple[Any, ...]:
+    """The compared columns of an alert but for its labels and summary."""
     return (
         inst.dealer_id,
         inst.cabinet_id,
@@ -173,9 +174,11 @@ def _values(inst: Instance, spec: RuleSpec, labels: dict[str, Any], summary: str
         spec.severity,
         spec.priority,
         spec.category,
-        labels,
-        summary,
     )
+
+
+def _values(inst: Instance, spec: RuleSpec, labels: dict[str, Any], summary: str) -> tuple[Any, ...]:
+    return (*_owner(inst, spec), labels, summary)
 
 
 def _steady(
@@ -193,17 +196,7 @@ def _steady(
     if row.fingerprint != inst.fingerprint:
         return False
     if inst.fingerprint is not None:
-        owner = (
-            inst.dealer_id,
-            inst.cabinet_id,
-            inst.client_id,
-            inst.installation_id,
-            inst.online_access_id,
-            spec.severity,
-            spec.priority,
-            spec.category,
-        )
-        return bool(row[_OWNER_AT] == owner)
+        return bool(row[_OWNER_AT] == _owner(inst, spec))
     _, labels, summary = desired()
     return all(
         getattr(row, name) == value

@@ -9,6 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import TypeVar
+
+#: Interval ends: datetimes or integer microseconds (`merge_intervals`, `merge_micros`).
+_T = TypeVar("_T", datetime, int)
 
 #: Involvement colour bands of «Для менеджеров» #1/#5 (spec §3.10): red < 60, yellow 60–80, green ≥ 80.
 INVOLVEMENT_LOW = 60.0
@@ -134,16 +138,7 @@ def merge_intervals(
     intervals: Iterable[tuple[datetime, datetime | None]], until: datetime
 ) -> list[tuple[datetime, datetime]]:
     """The union of intervals as sorted disjoint spans (an open interval lasts until ``until``)."""
-    merged: list[tuple[datetime, datetime]] = []
-    for a, b in sorted((a, b or until) for a, b in intervals):
-        if b <= a:
-            continue
-        if merged and a <= merged[-1][1]:
-            if b > merged[-1][1]:
-                merged[-1] = (merged[-1][0], b)
-        else:
-            merged.append((a, b))
-    return merged
+    return _merge_sorted(sorted((a, b or until) for a, b in intervals))
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -157,8 +152,13 @@ def micros(moment: datetime) -> int:
 
 def merge_micros(intervals: Iterable[tuple[int, int | None]], until: int) -> list[tuple[int, int]]:
     """`merge_intervals` on integer microseconds (an open interval, ``None``, lasts until ``until``)."""
-    merged: list[tuple[int, int]] = []
-    for a, b in sorted((a, until if b is None else b) for a, b in intervals):
+    return _merge_sorted(sorted((a, until if b is None else b) for a, b in intervals))
+
+
+def _merge_sorted(spans: list[tuple[_T, _T]]) -> list[tuple[_T, _T]]:
+    """Sorted (start, end) spans merged where they overlap or touch; empty ones dropped."""
+    merged: list[tuple[_T, _T]] = []
+    for a, b in spans:
         if b <= a:
             continue
         if merged and a <= merged[-1][1]:

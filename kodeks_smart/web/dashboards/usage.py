@@ -53,6 +53,7 @@ from kodeks_smart.web.dashboards.framework import (
     bucket,
     points_by,
 )
+from kodeks_smart.web.dashboards.newest import newest_reports
 
 UNDEFINED_DOMAIN = "НеОпределён"
 #: Per-hour counters of sysinfo_usage and their Russian names.
@@ -482,32 +483,7 @@ REPORT_LOOKBACK = timedelta(days=45)
 def latest_reports(view: View, targets: Targets) -> dict[int, SysinfoReportRow]:
     """The newest report of each installation up to the end of the range (at most `REPORT_LOOKBACK`
     before its start: an installation silent for longer has no current parameters)."""
-    r = SysinfoReportRow
-    since = min(view.time.start, view.time.end - REPORT_LOOKBACK)
-    newest = (
-        select(r.client_id, r.installation_id, func.max(r.created_at).label("at"))
-        .where(
-            view.tenant.scope.condition(r),
-            r.created_at >= since,
-            r.created_at < view.time.end,
-            targets.narrow(r),
-        )
-        .group_by(r.client_id, r.installation_id)
-        .subquery()
-    )
-    stmt = (
-        select(r)
-        .join(
-            newest,
-            and_(
-                newest.c.client_id == r.client_id,
-                newest.c.at == r.created_at,
-                newest.c.installation_id == r.installation_id,
-            ),
-        )
-        .where(view.tenant.scope.condition(r))
-    )
-    return {row.installation_id: row for row in view.db.scalars(stmt) if row.installation_id is not None}
+    return newest_reports(view, targets, REPORT_LOOKBACK)
 
 
 def top_user_series(
