@@ -356,6 +356,23 @@ def total(*fields: str) -> Any:
     return expr
 
 
+def _report_seats_max(view: View, targets: Targets, column: Any, condition: ColumnElement[bool]) -> Any:
+    """The largest ``column`` of `ReportSeats` per installation and chart point (rows where ``condition``)."""
+    rs = ReportSeats
+    point = (rs.at // view.time.step) * view.time.step
+    return (
+        select(rs.installation_id, point, func.max(column))
+        .where(
+            view.tenant.scope.condition(rs),
+            _at_range(view, rs),
+            view.in_range(rs.report_at),
+            targets.narrow(rs),
+            condition,
+        )
+        .group_by(rs.installation_id, point)
+    )
+
+
 def used_licences(
     view: View, targets: Targets, *where: ColumnElement[bool], rollups: bool = False
 ) -> dict[int, list[tuple[int, float]]]:
@@ -363,19 +380,7 @@ def used_licences(
 
     ``rollups``: the sessions counted per report when they were written (`ReportSeats`)."""
     if rollups:
-        r = ReportSeats
-        point: Any = (r.at // view.time.step) * view.time.step
-        stmt = (
-            select(r.installation_id, point, func.max(r.used))
-            .where(
-                view.tenant.scope.condition(r),
-                _at_range(view, r),
-                view.in_range(r.report_at),
-                targets.narrow(r),
-                r.used > 0,
-            )
-            .group_by(r.installation_id, point)
-        )
+        stmt: Any = _report_seats_max(view, targets, ReportSeats.used, ReportSeats.used > 0)
     else:
         s = SysinfoSession
         per_report = (
@@ -405,19 +410,7 @@ def used_licences(
 def seats(view: View, targets: Targets, rollups: bool = False) -> dict[int, list[tuple[int, float]]]:
     """Seats in the reg file per installation and chart point (the largest a report gave)."""
     if rollups:
-        rs = ReportSeats
-        point: Any = (rs.at // view.time.step) * view.time.step
-        stmt = (
-            select(rs.installation_id, point, func.max(rs.seats))
-            .where(
-                view.tenant.scope.condition(rs),
-                _at_range(view, rs),
-                view.in_range(rs.report_at),
-                targets.narrow(rs),
-                rs.seats.is_not(None),
-            )
-            .group_by(rs.installation_id, point)
-        )
+        stmt: Any = _report_seats_max(view, targets, ReportSeats.seats, ReportSeats.seats.is_not(None))
     else:
         r = SysinfoReportRow
         point = bucket(r.created_at, view)
