@@ -202,22 +202,15 @@ def refresh_hours(bind: Bind, client_id: int, hours: Iterable[datetime | None]) 
     first_hour, end_hour = _floor(moments[0], HOUR), _floor(moments[-1], HOUR) + timedelta(hours=1)
     first_day, end_day = _floor(moments[0], DAY), _floor(moments[-1], DAY) + timedelta(days=1)
     client = u.c.client_id == client_id
-    bind.execute(
-        delete(HOURLY).where(
-            HOURLY.c.client_id == client_id,
-            HOURLY.c.at >= int(first_hour.timestamp()),
-            HOURLY.c.at < int(end_hour.timestamp()),
+    for table, period, start, end in ((HOURLY, None, first_hour, end_hour), (DAILY, DAY, first_day, end_day)):
+        bind.execute(
+            delete(table).where(
+                table.c.client_id == client_id,
+                table.c.at >= int(start.timestamp()),
+                table.c.at < int(end.timestamp()),
+            )
         )
-    )
-    _fill_sums(bind, HOURLY, None, client, u.c.hour >= first_hour, u.c.hour < end_hour)
-    bind.execute(
-        delete(DAILY).where(
-            DAILY.c.client_id == client_id,
-            DAILY.c.at >= int(first_day.timestamp()),
-            DAILY.c.at < int(end_day.timestamp()),
-        )
-    )
-    _fill_sums(bind, DAILY, DAY, client, u.c.hour >= first_day, u.c.hour < end_day)
+        _fill_sums(bind, table, period, client, u.c.hour >= start, u.c.hour < end)
     _refresh_first(bind, client_id, first_hour, end_hour)
 
 

@@ -124,28 +124,8 @@ def availability(view: View) -> list[Panel]:
             }
         )
     return [
-        Chart(
-            "interface",
-            "Доступность интерфейса ПК в % за последние 30 дней",
-            series=interface,
-            unit="%",
-            legend=("last", "min"),
-            y_max=100,
-            rank_by="min",
-            rank_low=True,
-            bands=[(0, 95, "crit"), (95, 100, "ok")],
-        ),
-        Chart(
-            "port",
-            "Доступность открытого порта к ПК в % за последние 30 дней",
-            series=port,
-            unit="%",
-            legend=("last", "min"),
-            y_max=100,
-            rank_by="min",
-            rank_low=True,
-            bands=[(0, 95, "crit"), (95, 100, "ok")],
-        ),
+        _percent_chart("interface", "Доступность интерфейса ПК в % за последние 30 дней", interface),
+        _percent_chart("port", "Доступность открытого порта к ПК в % за последние 30 дней", port),
         Table(
             "summary", "Доступность сейчас (за 30 дней)", columns=SUMMARY_COLUMNS, rows=rows, sort="interface"
         ),
@@ -247,3 +227,18 @@ def availability_online(view: View) -> list[Panel]:
         ),
         Table("accesses", "Онлайн-доступы", columns=ONLINE_COLUMNS, rows=rows, sort="availability"),
     ]
+
+
+def _percent_chart(name: str, title: str, series: list[Series]) -> Chart:
+    """A rolling-availability chart: 0–100 %, red below 95 %, the worst installations shown first."""
+    return Chart(
+        name,
+        title,
+        series=series,
+        unit="%",
+        legend=("last", "min"),
+        y_max=100,
+        rank_by="min",
+        rank_low=True,
+        bands=[(0, 95, "crit"), (95, 100, "ok")],
+    )
