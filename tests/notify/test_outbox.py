@@ -361,9 +361,9 @@ def test_a_telegram_chat_that_migrated_is_remembered_for_the_cabinet(
         ]
     )
     chat_row = _chat_id(db, "-1005")
-    enqueue(
-        db, alert(), tenants.cabinet_a, "migrate:1", recipients=[Recipient("telegram", "-1005", chat_row)]
-    )
+    recipients = [Recipient("telegram", "-1005", chat_row)]
+    # Enqueued on the worker's clock: on the real clock the row was due only before the clock's start.
+    enqueue(db, alert(), tenants.cabinet_a, "migrate:1", recipients=recipients, clock=clock)
     run(make_worker())
     with db.session() as s:
         chat = s.get(TelegramChat, chat_row)
