@@ -3,7 +3,10 @@
 * daily metric rollups: migration 0014 fills them from the hourly ones, the metrics writer keeps them equal
   to the fold of the hourly rows, and «Дисковое пространство» draws the same points from them;
 * the newest report / sessions in two steps (last days first) find what the plain max() over the range finds;
-* rolling availability on integer microseconds equals the plain overlap computation.
+* rolling availability on integer microseconds equals the plain overlap computation;
+* «Kodeks server metrics» builds the 50 state series `Chart` would keep of all of them;
+* «Поисковые запросы» reads its filter options in one scan on PostgreSQL and takes the empty searches
+  from the newest ones when those prove them.
 """
 
 from __future__ import annotations
@@ -32,8 +35,9 @@ from kodeks_smart.store.models import Cabinet, Client
 from kodeks_smart.store.probe_models import ProbeStateInterval
 from kodeks_smart.store.schema import metadata
 from kodeks_smart.store.types import utcnow
-from kodeks_smart.web.dashboards import disk_space
+from kodeks_smart.web.dashboards import disk_space, searches, server_metrics
 from kodeks_smart.web.dashboards import formulas as f
+from kodeks_smart.web.dashboards.framework import MAX_SERIES, Chart, Series
 from tests.asrp.test_migration import _downgrade, _objects
 from tests.conftest import Tenants
 from tests.web.dashboard_helpers import Site, chart, open_dashboard, site_of, table_rows
@@ -296,3 +300,135 @@ def test_a_long_table_links_the_first_last_and_nearby_pages_only(
         ("", str(n)) if n != 15 else ("15", "") for n in (1, 2, 11, 12, 13, 14, 15, 16, 17, 18, 19, 29, 30)
     ]
     assert pager.count("…") == 2
+
+
+# -- «Kodeks server metrics»: the shown state series from their peaks ------------------------------
+
+
+def test_the_peak_of_a_state_series_is_the_largest_of_its_points() -> None:
+    rnd = random.Random(5)
+    start, end = datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 6, 8, tzinfo=UTC)
+    for _ in range(500):
+        spans: list[tuple[datetime, datetime | None, int]] = []
+        for _ in range(rnd.randint(1, 6)):
+            # Whole days: starts and ends coincide with each other and with the range's ends.
+            a = start + timedelta(days=rnd.randint(-3, 8))
+            b = None if rnd.random() < 0.2 else a + timedelta(days=rnd.randint(0, 4))
+            spans.append((a, b, rnd.choice([1, 1, 200, 404, 500, 503])))
+        plain = max(v for _, v in server_metrics.state_points(spans, start, end) if v is not None)
+        assert server_metrics.state_peak(spans, start, end) == plain, spans
+
+
+def test_server_metrics_shows_the_state_series_the_plain_chart_keeps(
+    web: TestClient, db: Database, tenants: Tenants, box: SecretBox
+) -> None:
+    """60 servers × 2 states (> MAX_SERIES): the 50 series built are those `Chart` keeps of all 120."""
+    rnd = random.Random(8)
+    start, end = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 8, tzinfo=UTC)
+    spans: dict[tuple[str, int], list[tuple[datetime, datetime | None, int]]] = {}
+    hosts: dict[int, str] = {}
+    with db.write() as s:
+        cabinet = s.get(Cabinet, tenants.cabinet_a)
+        assert cabinet is not None
+        client = s.scalars(select(Client).where(Client.cabinet_id == cabinet.id)).first()
+        assert client is not None
+        for n in range(60):
+            inst = admin.add_installation(s, box, client, "internet", f"srv{n:02d}.example.ru:80")
+            hosts[inst.id] = inst.address or ""
+            for state in ("server_down", "maintenance"):
+                for _ in range(rnd.randint(1, 3)):
+                    a = start + timedelta(hours=rnd.randint(-30, 160))
+                    b = None if rnd.random() < 0.2 else a + timedelta(hours=rnd.randint(1, 40))
+                    code = rnd.choice([None, 404, 500, 503])
+                    s.add(
+                        ProbeStateInterval(
+                            dealer_id=cabinet.dealer_id,
+                            cabinet_id=cabinet.id,
+                            installation_id=inst.id,
+                            state=state,
+                            http_code=code,
+                            started_at=a,
+                            ended_at=b,
+                            detail="",
+                        )
+                    )
+                    if a < end and (b is None or b > start):
+                        spans.setdefault((state, inst.id), []).append((a, b, code or 1))
+    keys = sorted(spans, key=lambda k: (hosts[k[1]], k[0]))
+    plain = Chart(
+        "states",
+        "",
+        series=[
+            Series(
+                f"{server_metrics.STATE_TITLES[state]} {hosts[inst]}",
+                server_metrics.state_points(spans[state, inst], start, end),
+            )
+            for state, inst in keys
+        ],
+        rank_by="max",
+    ).payload()
+    login(web, "alice", "alice-password")
+    page = open_dashboard(web, tenants.cabinet_a, "server-metrics", "from=2026-01-01&to=2026-01-07")
+    shown = chart(page, "states")
+    assert len(keys) > MAX_SERIES and shown["hidden"] == plain["hidden"] == len(keys) - MAX_SERIES
+    assert shown["series"] == plain["series"]
+
+
+# -- «Поисковые запросы»: filter options in one scan, the empty searches from the newest ones ---------
+
+
+def test_search_filter_options_and_empty_rows_equal_the_plain_queries(
+    web: TestClient, db: Database, tenants: Tenants
+) -> None:
+    """More searches than `ROW_LIMIT`: the «Пустой поиск» table is the newest empty ones whether it is
+    read again (mixed results), taken from the newest searches (all empty: the status filter) or from
+    the whole range (a user with fewer); the filter options are every column's values in the range."""
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    facts: list[dict[str, Any]] = []
+    with db.write() as s:
+        site = site_of(s, tenants.cabinet_a)
+        for n in range(searches.ROW_LIMIT + 1000):
+            fact = {
+                "occurred_at": t0 + timedelta(minutes=n),
+                "login": f"user{n % 7}",
+                "query_key": f"k{n}",
+                "catalog": None if n % 5 == 0 else f"/cat{n % 3}",
+                "type": ("intelligent", "attribute", None)[n % 3],
+                "result": "found" if n % 10 == 1 else "empty",
+                "source": ("ksrv", "kassist", "")[n % 3],
+                "duration": 0.5,
+                "query": f"запрос {n}",
+            }
+            s.add(SysinfoSearch(**site.fact(), found=0, **fact))
+            facts.append(fact)
+        s.add(SysinfoSearch(**site.fact(), **dict(facts[0], occurred_at=t0 - timedelta(days=3), login="old")))
+    login(web, "alice", "alice-password")
+    query = "from=2026-01-01&to=2026-01-10"
+    page = open_dashboard(web, tenants.cabinet_a, "searches", query)
+    for key, column, names in (
+        ("user", "login", {}),
+        ("source", "source", {}),
+        ("catalog", "catalog", {}),
+        ("status", "result", searches.STATUS),
+        ("type", "type", searches.SEARCH_TYPE),
+    ):
+        select_ = re.search(rf'<select name="{key}".*?</select>', page, re.S)
+        assert select_, key
+        options = set(re.findall(r'<option value="([^"]*)"', select_.group(0))) - {"__all__"}
+        values = {names.get(f[column], f[column]) for f in facts if f[column] not in (None, "")}
+        assert options == values and len(values) >= 2, key
+
+    def empty_queries(extra: str) -> list[str]:
+        csv = web.get(f"/c/{tenants.cabinet_a}/d/searches?{query}{extra}&table=empty&export=csv")
+        return [line.split(";")[5] for line in csv.content.decode("utf-8-sig").strip().split("\r\n")[1:]]
+
+    def plain(keep: Any) -> list[str]:
+        rows = [f for f in reversed(facts) if f["result"] == "empty" and keep(f)]
+        return [f["query"] for f in rows[: searches.ROW_LIMIT]]
+
+    newest_empty = plain(lambda f: True)  # 5,400 empty searches: the newest 5,000
+    assert len(newest_empty) == searches.ROW_LIMIT
+    assert empty_queries("") == newest_empty  # read again: the newest 5,000 hold 4,500 empty ones
+    assert empty_queries("&status=Пустой") == newest_empty  # the newest 5,000 are all empty
+    assert empty_queries("&user=user3") == plain(lambda f: f["login"] == "user3")
+    assert empty_queries("&status=Успех") == []

@@ -112,3 +112,34 @@ def test_charts_draw_show_tooltips_isolate_series_and_zoom(server: LiveServer) -
             assert errors == []
         finally:
             browser.close()
+
+
+def test_the_single_client_filter_of_ms_ad_is_a_plain_select(server: LiveServer) -> None:
+    """«MS AD» shows one client: a plain select without «Все», the first client by default; the choice
+    goes into the URL and stays chosen."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            _login(page, server.url)
+            cabinet = re.search(r"/c/(\d+)/", page.url)
+            assert cabinet
+            page.goto(f"{server.url}/c/{cabinet.group(1)}/d/ad?range=7d")
+            client = page.locator("select[name=client]")
+            assert client.get_attribute("multiple") is None
+            assert client.locator("option").all_inner_texts() == ["alpha_client", "beta_client"]
+            assert client.input_value() == "alpha_client"
+            assert page.locator("select[name=domain]").get_attribute("multiple") is not None
+            page.select_option("select[name=client]", "beta_client")
+            page.click("form.filters button[type=submit]")
+            page.wait_for_url(re.compile(r".*client=beta_client.*"))
+            assert page.locator("select[name=client]").input_value() == "beta_client"
+            assert errors == []
+        finally:
+            browser.close()

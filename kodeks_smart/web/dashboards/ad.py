@@ -1,9 +1,11 @@
 """«Статистика в разрезе MS Active Directory» (spec §3.21): usage by AD group (the user's domain in sysinfo).
 
-Hourly usage rows (``sysinfo_usage``) are joined with the user accounts (``sysinfo_users``: the domain)
-and summed per domain and chart point in SQL; the curves are month-to-date like the originals (they
-restart on the 1st), opened with what the month had before the range. Users without a domain are
-«НеОпределён». Techexpert.Cloud installations report no domains, so they show only that one group.
+The dashboard shows ONE client (the «Клиент» filter is single-value, as the original's variable; the
+first client by name by default). Hourly usage rows (``sysinfo_usage``) are joined with the user
+accounts (``sysinfo_users``: the domain) and summed per domain and chart point in SQL; the curves are
+month-to-date like the originals (they restart on the 1st), opened with what the month had before the
+range. Users without a domain are «НеОпределён». Techexpert.Cloud installations report no domains, so they
+show only that one group.
 """
 
 from __future__ import annotations
@@ -65,7 +67,9 @@ def _values(sums: dict[str, float]) -> dict[str, float]:
     " тенденции активности и отделы, которым нужно обучение. Значения — с начала месяца.",
 )
 def ad(view: View) -> list[Panel]:
-    targets = view.targets(host=False)
+    # One client at a time, as in the original (its «клиент» variable is single-value): AD groups of
+    # different clients mean nothing together, and one client's rows make any range fast.
+    targets = view.targets(host=False, single_client=True)
     su = SysinfoUser
     domains = view.db.scalars(
         select(su.domain)
@@ -78,7 +82,8 @@ def ad(view: View) -> list[Panel]:
     joined = and_(su.client_id == u.client_id, su.login == u.login, view.tenant.scope.condition(su))
     where: list[ColumnElement[bool]] = [
         view.tenant.scope.condition(u),
-        targets.where(u.installation_id),
+        # By client id: the (client_id, hour, login) key then serves the range.
+        targets.narrow(u),
         _domain_clause(domain.selected),
     ]
     sums = [func.sum(getattr(u, f)) for f in USAGE_FIELDS]

@@ -26,7 +26,9 @@ How to add a dashboard (developer note)
      is the WHERE clause; ``bucket(col, view)`` is the SQL expression of a chart point's time (epoch s)
      for GROUP BY in SQL on SQLite and PostgreSQL;
    * a filter's options come from the cabinet's data; default is «Все» (nothing selected = all);
-     ``filter.allows(value)`` / ``filter.selected``;
+     ``filter.allows(value)`` / ``filter.selected``; ``view.single(key, label, options)`` is a
+     single-value filter (no «Все»; the first option by default), ``view.targets(single_client=True)``
+     makes «Клиент» one (the original shows one client at a time, e.g. «MS AD»);
    * `Chart` kinds: ``line``, ``area``, ``bar``, ``stacked``, ``step``, ``points``; series points are
      ``(epoch seconds, value)``; `Series` stats (min/max/last/mean) go into the legend; charts with more
      than `MAX_SERIES` series keep the largest and say so;
@@ -235,6 +237,8 @@ class Filter:
     label: str
     options: list[str]
     selected: list[str]
+    #: A single-value filter (`View.single`): a plain select without «Все», exactly one value chosen.
+    single: bool = False
 
     @property
     def active(self) -> bool:
@@ -482,8 +486,35 @@ class View:
         self.filters.append(f)
         return f
 
-    def targets(self, *, manager: bool = True, client: bool = True, host: bool = True) -> Targets:
-        """The cabinet's installations, with the filters «Менеджер», «Клиент» and «host» declared."""
+    def single(self, key: str, label: str, options: Iterable[Any], default: str | None = None) -> Filter:
+        """Declare a single-value filter (a Grafana variable without «Все»/multi-value): exactly one of
+        the options is chosen — the URL's value, else ``default``, else the first option in name order.
+        A URL value that is not among the options falls back to that default with a notice on the page.
+        With no options at all nothing is selected (and nothing should be shown)."""
+        assert key not in RESERVED, key
+        opts = sorted({str(o) for o in options if o is not None and str(o) != ""}, key=str.casefold)
+        given = [v for v in self.request.query_params.getlist(key) if v and v != ALL]
+        chosen = next((v for v in given if v in opts), None)
+        if chosen is None and opts:
+            chosen = default if default in opts else opts[0]
+            if given:
+                self.add_notice(f"Значения «{given[0][:60]}» нет в фильтре «{label}»: показано «{chosen}».")
+        f = Filter(key, label, opts, [chosen] if chosen is not None else [], single=True)
+        self.filters.append(f)
+        return f
+
+    def add_notice(self, text: str) -> None:
+        """Add a sentence to the notice shown above the panels."""
+        self.notice = f"{self.notice} {text}".strip()
+
+    def targets(
+        self, *, manager: bool = True, client: bool = True, host: bool = True, single_client: bool = False
+    ) -> Targets:
+        """The cabinet's installations, with the filters «Менеджер», «Клиент» and «host» declared.
+
+        ``single_client=True`` makes «Клиент» a single-value filter (`single`): one client, by default
+        the first by name among the clients the «Менеджер» filter leaves; dashboards whose original
+        shows one client at a time (spec: «choose ONE client») read only that client's rows."""
         if self._targets is not None:
             return self._targets
         managers = {m.id: m.name for m in self.tenant.list(Manager)}
@@ -511,6 +542,11 @@ class View:
             (host, "host", "host", "host"),
         ):
             if not enabled:
+                continue
+            if key == "client" and single_client:
+                f = self.single(key, label, (t.client for t in chosen))
+                filtered = True
+                chosen = [t for t in chosen if t.client in f.selected]
                 continue
             f = self.multi(key, label, (getattr(t, attr) for t in rows))
             if f.active:

@@ -59,6 +59,26 @@ def distinct(view: View, column: Any, *where: ColumnElement[bool]) -> list[Any]:
     return [v for v in view.db.scalars(stmt) if v not in (None, "")]
 
 
+def distinct_each(view: View, columns: list[Any], *where: ColumnElement[bool]) -> list[list[Any]]:
+    """`distinct` of several columns. On PostgreSQL in one scan (``GROUPING SETS``: a row of one set has
+    the other columns NULL, and NULLs are dropped anyway): five scans of the range's searches were a
+    third of «Поисковые запросы» at 13 months. SQLite has no grouping sets: one query per column."""
+    if view.db.get_bind().dialect.name != "postgresql":
+        return [distinct(view, column, *where) for column in columns]
+    s = SysinfoSearch
+    stmt = (
+        select(*columns)
+        .where(view.tenant.scope.condition(s), view.in_range(s.occurred_at), *where)
+        .group_by(func.grouping_sets(*columns))
+    )
+    out: list[set[Any]] = [set() for _ in columns]
+    for row in view.db.execute(stmt):
+        for values, v in zip(out, row, strict=True):
+            if v not in (None, ""):
+                values.add(v)
+    return [list(values) for values in out]
+
+
 def catalog_name(path: str | None) -> str:
     return (path or "").strip("/") or "docs"
 
@@ -70,13 +90,14 @@ def search_filters(
     WHERE clauses of all filters (targets included) and the status filter."""
     s = SysinfoSearch
     base = [targets.where(s.installation_id), *extra]
-    user = view.multi("user", "Пользователь", distinct(view, s.login, *base))
-    source = view.multi("source", "Источник запросов", distinct(view, s.source, *base))
-    catalog = view.multi("catalog", "Каталог", distinct(view, s.catalog, *base))
-    status = view.multi(
-        "status", "Статус поиска", (STATUS.get(v, v) for v in distinct(view, s.result, *base))
+    logins, sources, catalogs, results, types = distinct_each(
+        view, [s.login, s.source, s.catalog, s.result, s.type], *base
     )
-    kind = view.multi("type", "ТипПоиска", (SEARCH_TYPE.get(v, v) for v in distinct(view, s.type, *base)))
+    user = view.multi("user", "Пользователь", logins)
+    source = view.multi("source", "Источник запросов", sources)
+    catalog = view.multi("catalog", "Каталог", catalogs)
+    status = view.multi("status", "Статус поиска", (STATUS.get(v, v) for v in results))
+    kind = view.multi("type", "ТипПоиска", (SEARCH_TYPE.get(v, v) for v in types))
     where = [
         view.tenant.scope.condition(s),
         view.in_range(s.occurred_at),
@@ -191,14 +212,24 @@ def _row(q: Row[Any], targets: Targets, legal: dict[int, str]) -> dict[str, Any]
     }
 
 
+def newest_empty(view: View, where: list[ColumnElement[bool]], latest: list[Row[Any]]) -> list[Row[Any]]:
+    """The newest `ROW_LIMIT` empty searches. ``latest`` (`newest` of the same ``where``) already holds
+    them when it is the whole range (fewer rows than the limit) or when all its rows are empty ones
+    (then they are the newest empty ones): the same rows without a second query."""
+    empty = [q for q in latest if q.result == "empty"]
+    if len(latest) < ROW_LIMIT or len(empty) == ROW_LIMIT:
+        return empty
+    return newest(view, [*where, SysinfoSearch.result == "empty"])
+
+
 def _panels(view: View, targets: Targets, where: list[ColumnElement[bool]]) -> list[Panel]:
     totals, per_point = counts(view, where)
     legal = legal_names(view)
-    rows = [r for q in newest(view, where) if (r := _row(q, targets, legal)) is not None]
-    empty_where = [*where, SysinfoSearch.result == "empty"]
+    latest = newest(view, where)
+    rows = [r for q in latest if (r := _row(q, targets, legal)) is not None]
     empty_rows = [
         dict(r, type=r["type_long"])
-        for q in newest(view, empty_where)
+        for q in newest_empty(view, where, latest)
         if (r := _row(q, targets, legal)) is not None
     ]
     return [
