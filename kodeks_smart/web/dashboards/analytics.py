@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from kodeks_smart.store.ingest_models import SysinfoSearch, SysinfoSession, SysinfoUsageHour, SysinfoUser
 from kodeks_smart.web.dashboards import formulas
@@ -16,6 +17,7 @@ from kodeks_smart.web.dashboards.framework import (
     Panel,
     Series,
     Table,
+    Targets,
     View,
     bucket,
     dashboard,
@@ -27,9 +29,11 @@ from kodeks_smart.web.dashboards.usage import (
     domain_filter,
     month_to_date,
     month_to_date_stat,
+    narrow_to,
     point_months,
     ranked,
     rollups_for,
+    seat_stats,
     usage_before,
     usage_points,
     used_and_seats,
@@ -45,6 +49,165 @@ NOT_USING_COLUMNS = [
     Column("not_using", "Не пользуются 60 дней", align="right"),
     Column("share", "% не пользуются", fmt=lambda v: f"{v:.0f}", align="right"),
 ]
+
+
+#: The seat charts: name → (title, chart options). All are ranked by their series' max (`Chart.rank_by`).
+SEAT_CHARTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "used": ("Используемые лицензии", {"kind": "area", "legend": ("min", "max", "last")}),
+    "delta": (
+        "Разница между используемыми лицензиями и регом",
+        {"legend": ("min", "max", "last"), "description": "Число мест в рег-файле минус занятые места."},
+    ),
+    "seats": ("Количество лицензий на инсталляции", {"kind": "step", "legend": ("max", "last")}),
+}
+EMPTY_SEARCHES = (
+    "Количество неудачных поисков",
+    {
+        "kind": "bar",
+        "legend": ("mean", "last", "max", "sum"),
+        "description": "Сумма по всем пользователям поисков, которые ничего не нашли,"
+        " за каждую точку графика.",
+    },
+)
+Points = list[tuple[int, float]]
+
+
+def by_name(name: str, series: list[Series], spec: tuple[str, dict[str, Any]] | None = None) -> Chart:
+    """A seat chart (or ``spec``) given all its series, in name order (`Chart` ranks and cuts them)."""
+    title, options = spec or SEAT_CHARTS[name]
+    return Chart(name, title, series=sorted(series, key=lambda x: x.name.casefold()), **options)
+
+
+def licence_delta(used: Points, reg: Points) -> list[tuple[int, float | None]]:
+    """«Разница…»: at each point with occupied seats, the reg seats of that point (or of the last earlier
+    point with both) minus the occupied ones; None until a point has reg seats."""
+    seats_at = dict(reg)
+    last_seats: float | None = None
+    delta: list[tuple[int, float | None]] = []
+    for ts, n in used:
+        last_seats = seats_at.get(ts, last_seats)
+        delta.append((ts, None if last_seats is None else last_seats - n))
+    return delta
+
+
+def _top_chart(
+    name: str,
+    stats: dict[int, float],
+    points: Callable[[int], Any],
+    host_of: Callable[[int], str],
+    spec: tuple[str, dict[str, Any]],
+    total: int | None = None,
+) -> Chart:
+    """A chart of ``total`` installations (default: those with a stat): all of them in name order, or the
+    `MAX_SERIES` with the largest stat in rank order — what `Chart` keeps of all of them. With more than
+    `MAX_SERIES`, ``stats`` may leave out installations known to rank below those."""
+    total = len(stats) if total is None else total
+    if total <= MAX_SERIES:
+        return by_name(name, [Series(host_of(i), points(i)) for i in sorted(stats)], spec)
+    title, options = spec
+    top = [Series(host_of(i), points(i)) for i in ranked(stats, host_of)[:MAX_SERIES]]
+    return TopChart(name, title, series=top, total=total, **options)
+
+
+def ranked_seat_charts(view: View, targets: Targets) -> list[Chart]:
+    """«Используемые лицензии», «Разница…» and «Количество лицензий» from the seats rollup, reading the
+    points of the shown installations only.
+
+    The used and reg charts rank by each installation's largest value over the range (one aggregate row per
+    installation). The delta chart ranks by its largest point, which the points tell; the largest reg seats
+    minus the smallest occupied ones bounds it, so the points are read for the installations with the
+    largest bounds, and then for any whose bound reaches the 50th exact value, until none can displace it.
+    """
+    names = targets.by_id
+
+    def host_of(inst: int) -> str:
+        return names[inst].host
+
+    stats = {i: v for i, v in seat_stats(view, targets).items() if i in names}
+    used_max = {i: v[0] for i, v in stats.items() if v[0] is not None}
+    reg_max = {i: v[2] for i, v in stats.items() if v[2] is not None}
+    both = [i for i in used_max if i in reg_max]
+    # A point's delta ≤ the largest reg seats − the smallest occupied; `Chart` ranks a series without
+    # values as 0, hence the floor at 0.
+    bound = {i: max(reg_max[i] - (stats[i][1] or 0.0), 0.0) for i in both}
+    by_bound = sorted(both, key=lambda i: -bound[i])
+    wanted = set(ranked(used_max, host_of)[:MAX_SERIES]) | set(ranked(reg_max, host_of)[:MAX_SERIES])
+    candidates = by_bound[:MAX_SERIES]
+    used: dict[int, Points] = {}
+    reg: dict[int, Points] = {}
+    read: set[int] = set()
+    delta: dict[int, list[tuple[int, float | None]]] = {}
+    peak: dict[int, float] = {}
+    while True:
+        missing = (wanted | set(candidates)) - read
+        if missing:
+            more_used, more_reg = used_and_seats(view, targets, rollups=True, only=missing)
+            used.update(more_used)
+            reg.update(more_reg)
+            read |= missing
+        for i in candidates:
+            if i not in delta:
+                delta[i] = licence_delta(used.get(i, []), reg.get(i, []))
+                values = [v for _, v in delta[i] if v is not None]
+                peak[i] = (max(values) if values else None) or 0.0
+        if len(candidates) == len(both):
+            break
+        threshold = peak[ranked(peak, host_of)[MAX_SERIES - 1]]
+        more = [i for i in by_bound if i not in delta and bound[i] >= threshold]
+        if not more:
+            break
+        candidates += more
+    return [
+        _top_chart("used", used_max, lambda i: used.get(i, []), host_of, SEAT_CHARTS["used"]),
+        _top_chart("delta", peak, lambda i: delta[i], host_of, SEAT_CHARTS["delta"], total=len(both)),
+        _top_chart("seats", reg_max, lambda i: reg.get(i, []), host_of, SEAT_CHARTS["seats"]),
+    ]
+
+
+def empty_searches(view: View, targets: Targets, *where: ColumnElement[bool], ranked_first: bool) -> Chart:
+    """«Количество неудачных поисков»: searches that found nothing per installation and point.
+
+    ``ranked_first``: rank the installations by their largest point in SQL (one row each) and read the
+    points of the shown ones only; else read every installation's points (`Chart` ranks them)."""
+    names = targets.by_id
+
+    def host_of(inst: int) -> str:
+        return names[inst].host
+
+    s = SysinfoSearch
+    point = bucket(s.occurred_at, view)
+
+    def per_point(only: list[int] | None = None) -> Any:
+        return (
+            select(s.installation_id.label("inst"), point.label("at"), func.count().label("n"))
+            .where(
+                view.tenant.scope.condition(s),
+                view.in_range(s.occurred_at),
+                narrow_to(targets, s, only),
+                s.result == "empty",
+                *where,
+            )
+            .group_by(s.installation_id, point)
+        )
+
+    if not ranked_first:
+        rows = view.db.execute(per_point())
+        return by_name(
+            "empty-searches",
+            points_by(((i, t, n) for i, t, n in rows if i in names), host_of),
+            EMPTY_SEARCHES,
+        )
+    counts = per_point().subquery()
+    peaks = {
+        inst: float(n)
+        for inst, n in view.db.execute(select(counts.c.inst, func.max(counts.c.n)).group_by(counts.c.inst))
+        if inst in names
+    }
+    shown = peaks if len(peaks) <= MAX_SERIES else ranked(peaks, host_of)[:MAX_SERIES]
+    points: dict[int, list[tuple[int, float | None]]] = defaultdict(list)
+    for inst, ts, n in view.db.execute(per_point(sorted(shown)).order_by(point)):
+        points[inst].append((int(ts), float(n)))
+    return _top_chart("empty-searches", peaks, lambda i: points[i], host_of, EMPTY_SEARCHES)
 
 
 @dashboard(
@@ -63,35 +226,16 @@ def analytics(view: View) -> list[Panel]:
         return names[inst].host
 
     rollups = rollups_for(domain)
-    used, reg = used_and_seats(view, targets, domain_clause(domain, SysinfoSession), rollups=rollups)
-    used_series = [Series(host_of(i), pts) for i, pts in used.items() if i in names]
-    reg_series = [Series(host_of(i), pts) for i, pts in reg.items() if i in names]
-    delta_series = []
-    for inst, pts in used.items():
-        if inst not in names or inst not in reg:
-            continue
-        seats_at = dict(reg[inst])
-        last_seats: float | None = None
-        delta: list[tuple[int, float | None]] = []
-        for ts, n in pts:
-            last_seats = seats_at.get(ts, last_seats)
-            delta.append((ts, None if last_seats is None else last_seats - n))
-        delta_series.append(Series(host_of(inst), delta))
-
-    s = SysinfoSearch
-    point = bucket(s.occurred_at, view)
-    empty_rows = view.db.execute(
-        select(s.installation_id, point, func.count())
-        .where(
-            view.tenant.scope.condition(s),
-            view.in_range(s.occurred_at),
-            targets.narrow(s),
-            s.result == "empty",
-            domain_clause(domain, s),
-        )
-        .group_by(s.installation_id, point)
-    )
-    empty = points_by(((i, ts, n) for i, ts, n in empty_rows if i in names), host_of)
+    if rollups:
+        seat_charts = ranked_seat_charts(view, targets)
+    else:
+        used, reg = used_and_seats(view, targets, domain_clause(domain, SysinfoSession))
+        delta = {i: licence_delta(pts, reg[i]) for i, pts in used.items() if i in reg}
+        seat_charts = [
+            by_name(name, [Series(host_of(i), p) for i, p in points.items() if i in names])
+            for name, points in (("used", used), ("delta", delta), ("seats", reg))
+        ]
+    empty = empty_searches(view, targets, domain_clause(domain, SysinfoSearch), ranked_first=rollups)
 
     sums = {
         "db-requests": ("db_requests",),
@@ -107,27 +251,22 @@ def analytics(view: View) -> list[Panel]:
     # only (a chart shows MAX_SERIES of 1,000 installations); filtered views read every series.
     ranks: dict[str, dict[int, float]] | None = None
     if rollups:
-        ranks = {}
-        for name, inst_months in point_months(view, targets, sums).items():
-            stat: dict[int, float] = {}
-            for inst, months in inst_months.items():
-                if inst not in names:
-                    continue
-                if name == "kassist":
-                    value: float | None = sum(total for total, _ in months)
-                else:
-                    value = month_to_date_stat(months, opening[name].get(inst, 0.0), "max")
-                if value is None:
-                    ranks = None
-                    break
-                stat[inst] = value
-            if ranks is None:
-                break
-            ranks[name] = stat
+        months, negative = point_months(view, targets, sums)
+        if not any(i in names for i in negative):
+            ranks = {}
+            for name, inst_months in months.items():
+                before = opening[name]
+                ranks[name] = {
+                    inst: sum(totals)
+                    if name == "kassist"
+                    else month_to_date_stat(totals, before.get(inst, 0.0), "max")
+                    for inst, totals in inst_months.items()
+                    if inst in names
+                }
     shown = (
-        None if ranks is None else {i for stat in ranks.values() for i in ranked(stat, host_of)[:MAX_SERIES]}
+        None if ranks is None else {name: ranked(stat, host_of)[:MAX_SERIES] for name, stat in ranks.items()}
     )
-    usage = usage_points(view, targets, sums, by_domain, rollups=rollups, only=shown)
+    usage = usage_points(view, targets, sums, by_domain, rollups=rollups, pick=shown)
 
     def chart(name: str, title: str, series: list[Series], **kw: object) -> Chart:
         return Chart(name, title, series=sorted(series, key=lambda x: x.name.casefold()), **kw)  # type: ignore[arg-type]
@@ -179,23 +318,8 @@ def analytics(view: View) -> list[Panel]:
         )
 
     return [
-        chart("used", "Используемые лицензии", used_series, kind="area", legend=("min", "max", "last")),
-        chart(
-            "delta",
-            "Разница между используемыми лицензиями и регом",
-            delta_series,
-            legend=("min", "max", "last"),
-            description="Число мест в рег-файле минус занятые места.",
-        ),
-        chart(
-            "empty-searches",
-            "Количество неудачных поисков",
-            empty,
-            kind="bar",
-            legend=("mean", "last", "max", "sum"),
-            description="Сумма по всем пользователям поисков, которые ничего не нашли,"
-            " за каждую точку графика.",
-        ),
+        *seat_charts[:2],
+        empty,
         series_chart(
             "kassist",
             "Запросы kAssist",
@@ -223,5 +347,5 @@ def analytics(view: View) -> list[Panel]:
             description="Поиски + открытые документы + обращения к сервисам. " + MTD,
         ),
         mtd("printed", "Печать документов", description=MTD),
-        chart("seats", "Количество лицензий на инсталляции", reg_series, kind="step", legend=("max", "last")),
+        seat_charts[2],
     ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
@@ -42,6 +42,7 @@ from kodeks_smart.store.ingest_models import (
     SysinfoUsageHour,
     SysinfoUser,
 )
+from kodeks_smart.store.seats_rollup_models import SeatsDayRollup
 from kodeks_smart.store.usage_rollup_models import ReportSeats, UsageDayRollup, UsageHourRollup
 from kodeks_smart.web.dashboards.framework import (
     MAX_SERIES,
@@ -153,7 +154,7 @@ def _rollup_parts(
                 targets.narrow(model),
                 model.at >= a,
                 model.at < b,
-                true() if only is None else model.installation_id.in_(sorted(set(only))),
+                narrow_to(targets, model, only),
             )
         )
     if not parts:  # an empty span: a query that returns no rows
@@ -165,6 +166,17 @@ def _rollup_parts(
             ).where(false())
         )
     return union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+
+
+def narrow_to(targets: Targets, model: Any, only: Iterable[int] | None) -> ColumnElement[bool]:
+    """`Targets.narrow`, or with ``only`` just these installations and their clients: the (client_id, …)
+    index then reads the rows of the shown installations, not the rows of every client."""
+    if only is None:
+        return targets.narrow(model)
+    insts = sorted(set(only))
+    by_id = targets.by_id
+    clients = sorted({by_id[i].client_id for i in insts if i in by_id})
+    return and_(model.client_id.in_(clients), model.installation_id.in_(insts))
 
 
 def _names(fields: Sums) -> list[str]:
@@ -186,13 +198,18 @@ def usage_points(
     *where: ColumnElement[bool],
     rollups: bool = False,
     only: Iterable[int] | None = None,
+    pick: Mapping[str, Collection[int]] | None = None,
 ) -> dict[str, dict[int, list[tuple[int, float]]]]:
     """Sums of usage counters per installation and chart point, grouped in SQL:
     {name: {installation: [(epoch s, sum), …] in time order}}.
 
     ``rollups``: read the rollups (no user filter; ``where`` is then ignored); ``only`` these
-    installations (the ranked ones a chart shows)."""
+    installations (the ranked ones a chart shows); ``pick``: per name, the only installations whose
+    points are wanted (each chart shows its own; building every name's points for all of them made
+    six times the objects, and the garbage collector's passes over them cost as much as the query)."""
     names = list(fields)
+    if pick is not None:
+        only = {i for insts in pick.values() for i in insts}
     if rollups:
         part = _rollup_parts(view, targets, fields, view.time.start, view.time.end, True, only)
         step = view.time.step
@@ -213,6 +230,7 @@ def usage_points(
         )
     out: dict[str, dict[int, list[tuple[int, float]]]] = {n: {} for n in names}
     columns = [out[n] for n in names]
+    wanted = None if pick is None else [set(pick.get(n, ())) for n in names]
     # Rows come ordered by installation: one list per installation and name, built by comprehensions
     # (a tuple append per row and name was a third of the page's time for 1,000 installations).
     for inst, group in groupby(view.db.execute(stmt).all(), key=itemgetter(0)):
@@ -221,7 +239,8 @@ def usage_points(
         rows = list(group)
         stamps = [int(r[1]) for r in rows]
         for k, series in enumerate(columns, start=2):
-            series[inst] = list(zip(stamps, [float(r[k] or 0) for r in rows], strict=True))
+            if wanted is None or inst in wanted[k - 2]:
+                series[inst] = list(zip(stamps, [float(r[k] or 0) for r in rows], strict=True))
     return out
 
 
@@ -245,9 +264,10 @@ def month_to_date(points: list[tuple[int, float]], opening: float = 0.0) -> list
 
 def point_months(
     view: View, targets: Targets, fields: Sums
-) -> dict[str, dict[int, list[tuple[float, float]]]]:
+) -> tuple[dict[str, dict[int, list[float]]], set[int]]:
     """From the rollups, per name and installation, the sums of the chart points of each UTC month (the
-    month of the point's start): {name: {installation: [(sum, smallest row value), …] in month order}}.
+    month of the point's start): ({name: {installation: [sum, …] in month order}}, the installations with a
+    negative value of any name in a row).
 
     A few rows per installation instead of one per point: enough to rank the month-to-date series (whose
     values are these running sums) before reading the points of the few that are shown. The month of a
@@ -262,35 +282,41 @@ def point_months(
     part = _rollup_parts(view, targets, fields, view.time.start, view.time.end, per_point=True)
     # A point starts before month start b exactly when its rows start before b rounded up to a point.
     index: Any = case(*((part.c.at < _ceil(b, step), k) for k, b in enumerate(bounds)), else_=len(bounds))
-    labels = _names(fields)
+    values = [part.c[n] for n in _names(fields)]
+    # One aggregate for the smallest value of any name (a min per name was a fifth of the query): a
+    # negative value of another name only sends a series to the exact path, which gives the same numbers.
+    least: Any = values[0]
+    if len(values) > 1:
+        least = (func.least if view.db.get_bind().dialect.name == "postgresql" else func.min)(*values)
     stmt = (
-        select(
-            part.c.inst,
-            index,
-            *(func.sum(part.c[n]) for n in labels),
-            *(func.min(part.c[n]) for n in labels),
-        )
+        select(part.c.inst, index, *(func.sum(v) for v in values), func.min(least))
         .group_by(part.c.inst, index)
         .order_by(part.c.inst, index)
     )
-    out: dict[str, dict[int, list[tuple[float, float]]]] = {n: defaultdict(list) for n in fields}
-    width = len(labels)
+    # Plain floats in lists (no tuple per month and name): fewer objects for the garbage collector.
+    out: dict[str, dict[int, list[float]]] = {n: defaultdict(list) for n in fields}
+    columns = [out[n] for n in fields]
+    negative: set[int] = set()
+    width = len(values)
     for row in view.db.execute(stmt):
-        if row[0] is None:
+        inst = row[0]
+        if inst is None:
             continue
-        for k, name in enumerate(fields):
-            out[name][row[0]].append((float(row[2 + k] or 0), float(row[2 + width + k] or 0)))
-    return out
+        if (row[2 + width] or 0) < 0:
+            negative.add(inst)
+        for k, series in enumerate(columns, start=2):
+            series[inst].append(float(row[k] or 0))
+    return out, negative
 
 
-def month_to_date_stat(months: list[tuple[float, float]], opening: float, stat: str) -> float | None:
-    """The ``max`` or ``last`` of `month_to_date` of a series from its per-month sums, or None when the
-    running sum can go down (a negative value): then only the points tell. The opening goes to the
-    series' first month, as `month_to_date` adds it to its first point."""
-    if any(low < 0 for _, low in months):
-        return None
-    totals = [total + (opening if k == 0 else 0.0) for k, (total, _) in enumerate(months)]
-    return max(totals) if stat == "max" else totals[-1]
+def month_to_date_stat(months: list[float], opening: float, stat: str) -> float:
+    """The ``max`` or ``last`` of `month_to_date` of a series from its per-month sums (of non-negative
+    values: else the running sum can go down and only the points tell). The opening goes to the series'
+    first month, as `month_to_date` adds it to its first point."""
+    first = months[0] + opening
+    if stat == "max":
+        return max([first, *months[1:]])
+    return months[-1] if len(months) > 1 else first
 
 
 def ranked(stats: dict[int, float], label: Callable[[int], str]) -> list[int]:
@@ -433,26 +459,83 @@ def seats(view: View, targets: Targets, rollups: bool = False) -> dict[int, list
     return out
 
 
+def _seat_parts(view: View, targets: Targets, only: Iterable[int] | None = None) -> Any:
+    """A subquery of (inst, at, used_max, used_min, seats_max) rows covering the seats of the range.
+
+    When a chart point holds whole UTC days, the whole days of the range come from the daily rollup
+    (`SeatsDayRollup`: one row per installation and day instead of one per report) and only the partial
+    days at its edges from the per-report rows (`ReportSeats`); otherwise the per-report rows give
+    everything. Occupied seats count only from reports that listed sessions, as the raw path has it."""
+    rs, sd = ReportSeats, SeatsDayRollup
+    taken = case((rs.used > 0, rs.used))
+    # Whole days within the range: from its first day start (a second ≥ start) to its last (≤ end).
+    last = math.floor(view.time.end.timestamp())
+    day_lo, day_hi = _ceil(_epoch(view.time.start), DAY), last - last % DAY
+    whole_days = view.time.step % DAY == 0 and day_lo < day_hi
+    reports = select(
+        rs.installation_id.label("inst"),
+        rs.at.label("at"),
+        taken.label("used_max"),
+        taken.label("used_min"),
+        rs.seats.label("seats_max"),
+    ).where(
+        view.tenant.scope.condition(rs),
+        _at_range(view, rs),
+        view.in_range(rs.report_at),
+        narrow_to(targets, rs, only),
+        or_(rs.used > 0, rs.seats.is_not(None)),
+        or_(rs.at < day_lo, rs.at >= day_hi) if whole_days else true(),
+    )
+    if not whole_days:
+        return reports.subquery()
+    days = select(
+        sd.installation_id.label("inst"),
+        sd.at.label("at"),
+        sd.used_max.label("used_max"),
+        sd.used_min.label("used_min"),
+        sd.seats_max.label("seats_max"),
+    ).where(
+        view.tenant.scope.condition(sd),
+        narrow_to(targets, sd, only),
+        sd.at >= day_lo,
+        sd.at < day_hi,
+        or_(sd.used_max.is_not(None), sd.seats_max.is_not(None)),
+    )
+    return union_all(days, reports).subquery()
+
+
+def seat_stats(view: View, targets: Targets) -> dict[int, tuple[float | None, float | None, float | None]]:
+    """From the rollups, per installation over the range: the largest and the smallest occupied seats (of
+    reports listing sessions) and the largest reg seats — what ranks the seat charts (and bounds the
+    delta chart's values) before the points of the shown installations are read."""
+    part = _seat_parts(view, targets)
+    stmt = select(
+        part.c.inst, func.max(part.c.used_max), func.min(part.c.used_min), func.max(part.c.seats_max)
+    ).group_by(part.c.inst)
+
+    def num(v: Any) -> float | None:
+        return None if v is None else float(v)
+
+    return {inst: (num(a), num(b), num(c)) for inst, a, b, c in view.db.execute(stmt) if inst is not None}
+
+
 def used_and_seats(
-    view: View, targets: Targets, *where: ColumnElement[bool], rollups: bool = False
+    view: View,
+    targets: Targets,
+    *where: ColumnElement[bool],
+    rollups: bool = False,
+    only: Iterable[int] | None = None,
 ) -> tuple[dict[int, list[tuple[int, float]]], dict[int, list[tuple[int, float]]]]:
-    """`used_licences` and `seats` together: from the rollup in one pass over the reports."""
+    """`used_licences` and `seats` together: from the rollups in one pass (``only`` these installations)."""
     if not rollups:
         return used_licences(view, targets, *where), seats(view, targets)
-    rs = ReportSeats
+    part = _seat_parts(view, targets, only)
     step = view.time.step
-    point: Any = (rs.at // step) * step
+    point: Any = (part.c.at // step) * step
     stmt = (
-        select(rs.installation_id, point, func.max(case((rs.used > 0, rs.used))), func.max(rs.seats))
-        .where(
-            view.tenant.scope.condition(rs),
-            _at_range(view, rs),
-            view.in_range(rs.report_at),
-            targets.narrow(rs),
-            or_(rs.used > 0, rs.seats.is_not(None)),
-        )
-        .group_by(rs.installation_id, point)
-        .order_by(rs.installation_id, point)
+        select(part.c.inst, point, func.max(part.c.used_max), func.max(part.c.seats_max))
+        .group_by(part.c.inst, point)
+        .order_by(part.c.inst, point)
     )
     used: dict[int, list[tuple[int, float]]] = {}
     reg: dict[int, list[tuple[int, float]]] = {}

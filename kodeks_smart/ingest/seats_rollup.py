@@ -1,0 +1,151 @@
+"""Keeping the daily seats rollup (`kodeks_smart.store.seats_rollup_models.SeatsDayRollup`) equal to the
+per-report seat rows (``sysinfo_report_seats``) it folds.
+
+A day's row is a function of that day's seat rows, so it is never updated incrementally: the days a write
+touched are deleted and recomputed with one ``INSERT … SELECT`` from ``sysinfo_report_seats`` (a few rows
+per installation and day), in the same transaction and after `kodeks_smart.ingest.usage_rollup` brought
+those rows up to date. It is the statement the backfill runs without a day filter.
+
+Who refreshes:
+
+* the sysinfo writer, after the usage rollups: `refresh_report` (the report's day and the days next to
+  it, where a reprocessed upload with a corrected time zone may have left seat rows before);
+* ORM writes of sessions and reports: session events (`_collect` / `_refresh_pending`), which run after
+  `usage_rollup`'s (this module imports it, so its listeners are registered first);
+* the retention job: `prune` after `usage_rollup.prune`;
+* migration 0017 and ``bench/web.py``: `backfill`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, delete, event, func, insert, inspect, select
+from sqlalchemy.orm import Session
+
+from kodeks_smart.ingest.usage_rollup import SEATS, SEATS_SLACK, STALE_WINDOW, Bind, table_of
+from kodeks_smart.store.db import Database
+from kodeks_smart.store.ingest_models import SysinfoReportRow, SysinfoSession
+from kodeks_smart.store.seats_rollup_models import SeatsDayRollup
+
+DAY = 86400
+DAILY = table_of(SeatsDayRollup)
+
+
+def _day(moment: datetime) -> int:
+    """Epoch seconds of the UTC day that contains ``moment``."""
+    ts = int(moment.timestamp())
+    return ts - ts % DAY
+
+
+def _fill(bind: Bind, *where: ColumnElement[bool]) -> None:
+    """Insert the day rows folding the seat rows that match ``where``."""
+    s = SEATS.c
+    day = (s.at // DAY) * DAY
+    taken = case((s.used > 0, s.used))
+    keys = (s.dealer_id, s.cabinet_id, s.client_id, s.installation_id)
+    stmt = (
+        select(*keys, day, func.max(taken), func.min(taken), func.max(s.seats))
+        .where(*where)
+        .group_by(*keys, day)
+    )
+    columns = [
+        "dealer_id",
+        "cabinet_id",
+        "client_id",
+        "installation_id",
+        "at",
+        "used_max",
+        "used_min",
+        "seats_max",
+    ]
+    bind.execute(insert(DAILY).from_select(columns, stmt))
+
+
+def refresh_days(bind: Bind, client_id: int, start: int, end: int) -> None:
+    """Recompute a client's day rows for the UTC days starting in [start, end) (epoch seconds, day starts)."""
+    bind.execute(delete(DAILY).where(DAILY.c.client_id == client_id, DAILY.c.at >= start, DAILY.c.at < end))
+    _fill(bind, SEATS.c.client_id == client_id, SEATS.c.at >= start, SEATS.c.at < end)
+
+
+def refresh_report(bind: Bind, client_id: int, report_at: datetime | None) -> None:
+    """After the sysinfo writer stored a report (and `usage_rollup` its seat row): the days around its time.
+
+    The seat rows `usage_rollup.refresh_report` may have removed lie within `STALE_WINDOW` of the report
+    time, so those days are recomputed too (two statements whatever the span)."""
+    if report_at is None:
+        return
+    refresh_days(bind, client_id, _day(report_at - STALE_WINDOW), _day(report_at + STALE_WINDOW) + DAY)
+
+
+def refresh_report_times(bind: Bind, client_id: int, times: Iterable[datetime | None]) -> None:
+    """Recompute a client's days from the first to the last of the given report times."""
+    days = sorted({_day(t) for t in times if t is not None})
+    if days:
+        refresh_days(bind, client_id, days[0], days[-1] + DAY)
+
+
+def backfill(bind: Bind) -> None:
+    """Rebuild the rollup from ``sysinfo_report_seats`` (migration 0017, bulk-loaded benchmark stores)."""
+    bind.execute(delete(DAILY))
+    _fill(bind)
+
+
+def prune(db: Database, cutoff: datetime) -> dict[str, int]:
+    """After `usage_rollup.prune` (which drops the seat rows before the cutoff and recomputes those just
+    after it): drop the day rows up to the last day it recomputed and fold those days again."""
+    end = _day(cutoff.astimezone(UTC) + SEATS_SLACK) + DAY
+    with db.write() as session:
+        deleted = int(session.execute(delete(DAILY).where(DAILY.c.at < end)).rowcount or 0)  # type: ignore[attr-defined]
+        _fill(session, SEATS.c.at < end)
+    return {DAILY.name: deleted}
+
+
+# -- ORM writes --------------------------------------------------------------------------------------
+
+_PENDING = "seats_rollup_pending"
+
+
+def _values(obj: Any, name: str) -> list[Any]:
+    """The attribute's current value and, for a changed object, the value it had before."""
+    history = inspect(obj).attrs[name].history
+    return [v for v in (getattr(obj, name), *history.deleted) if v is not None]
+
+
+@event.listens_for(Session, "after_flush")
+def _collect(session: Session, _context: Any) -> None:
+    """Note the (client, report time) keys of flushed sessions and reports."""
+    pending: dict[int, set[datetime]] | None = None
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, SysinfoSession):
+            name = "report_at"
+        elif isinstance(obj, SysinfoReportRow):
+            name = "created_at"
+        else:
+            continue
+        if pending is None:
+            pending = session.info.setdefault(_PENDING, {})
+        for client_id in _values(obj, "client_id"):
+            pending.setdefault(client_id, set()).update(_values(obj, name))
+
+
+@event.listens_for(Session, "before_commit")
+def _refresh_pending(session: Session) -> None:
+    """Fold the days ORM flushes of this transaction touched (after `usage_rollup` refreshed their seat
+    rows: its listener was registered first)."""
+    if not session.info.get(_PENDING):
+        return
+    session.flush()
+    pending: dict[int, set[datetime]] = session.info.pop(_PENDING)
+    for client_id, moments in pending.items():
+        refresh_report_times(session, client_id, moments)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+__all__ = ["backfill", "prune", "refresh_days", "refresh_report", "refresh_report_times"]
