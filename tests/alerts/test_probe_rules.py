@@ -389,3 +389,55 @@ def test_eleven_installations_failing_in_one_cabinet_give_one_count_alert(
 
     cycle(ok(failure.check, "ok"), start + timedelta(hours=1))
     assert count_rule in sink.rules("resolved")
+
+
+def test_the_probe_rules_share_one_query_per_cycle_that_finds_what_a_query_per_check_finds(
+    db: Database, box: SecretBox, tenants: Tenants
+) -> None:
+    """`probe_rules.failing` within a cycle (one query for every check, `cycle_cached`) against the plain
+    query of one check's failing rows, in installation order, that each rule ran before."""
+    from sqlalchemy import select
+
+    from kodeks_smart.alerts.engine import CYCLE_CACHE
+    from kodeks_smart.store import admin
+    from kodeks_smart.store.models import Cabinet, Client, Dealer, Installation
+    from kodeks_smart.store.probe_models import ProbeCheck
+
+    states = {"tcp": "fail", "http200": "fail", "limit": "ok", "auth": "unknown", "licman_tcp": "fail"}
+    with db.write() as s:
+        cabinet = s.get(Cabinet, tenants.cabinet_a)
+        assert cabinet is not None
+        for n in range(4):
+            client = admin.add_client(s, cabinet, f"shared_{n}", f"ООО «{n}»")
+            kind = "closed" if n == 3 else "internet"  # not probed: never among the failing rows
+            inst = admin.add_installation(s, box, client, kind, f"shared{n}.example.ru:80")
+            for k, (check, status) in enumerate(states.items()):
+                failing_here = status == "fail" and (n + k) % 2 == 0
+                s.add(
+                    ProbeCheck(
+                        dealer_id=inst.dealer_id,
+                        cabinet_id=inst.cabinet_id,
+                        installation_id=inst.id,
+                        check_name=check,
+                        status=status if failing_here or status != "fail" else "ok",
+                    )
+                )
+    with db.session() as s:
+        s.info[CYCLE_CACHE] = {}
+        shared = {check: probe_rules.failing(s, check) for check in [*states, "icmp"]}
+        for check, rows in shared.items():
+            plain = s.execute(
+                select(ProbeCheck, Installation, Client, Dealer)
+                .join(Installation, Installation.id == ProbeCheck.installation_id)
+                .join(Client, Client.id == Installation.client_id)
+                .join(Dealer, Dealer.id == Installation.dealer_id)
+                .where(
+                    ProbeCheck.check_name == check,
+                    ProbeCheck.status == "fail",
+                    Installation.kind.in_(probe_rules.PROBED_KINDS),
+                    Installation.address.is_not(None),
+                )
+                .order_by(Installation.id)
+            ).all()
+            assert [tuple(row) for row in plain] == rows, check
+        assert {check for check, rows in shared.items() if rows} == {"tcp", "http200", "licman_tcp"}

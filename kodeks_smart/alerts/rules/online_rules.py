@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kodeks_smart.alerts.engine import Condition, Instance
+from kodeks_smart.alerts.engine import Condition, Instance, cycle_cached
 from kodeks_smart.store.models import Client, Dealer, OnlineAccess
 from kodeks_smart.store.probe_models import OnlineBillingReading, ProbeCheck
 
@@ -86,7 +86,12 @@ def login_failed(session: Session, now: datetime) -> Iterable[Instance]:
 
 
 def latest_readings(session: Session, now: datetime) -> list[tuple[OnlineBillingReading, Row]]:
-    """The newest reading of the current month of every online access that has one."""
+    """The newest reading of the current month of every online access that has one; one query per cycle
+    for all the billing and activity rules that read them (see `cycle_cached`), not one per rule."""
+    return cycle_cached(session, "online.latest_readings", lambda: _latest_readings(session, now))
+
+
+def _latest_readings(session: Session, now: datetime) -> list[tuple[OnlineBillingReading, Row]]:
     start = month_start(now)
     newest = (
         select(

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kodeks_smart.alerts.engine import Condition, Instance
+from kodeks_smart.alerts.engine import Condition, Instance, cycle_cached
 from kodeks_smart.store.models import Client, Dealer, Installation
 from kodeks_smart.store.probe_models import ProbeCheck
 
@@ -45,21 +45,29 @@ Extra = Callable[[Row], Mapping[str, Any]]
 
 
 def failing(session: Session, check: str) -> list[Row]:
-    """Failing rows of one check, for installations that are probed now."""
+    """Failing rows of one check, for installations that are probed now (in installation order)."""
+    return cycle_cached(session, "probe.failing", lambda: _failing(session)).get(check, [])
+
+
+def _failing(session: Session) -> dict[str, list[Row]]:
+    """Check name → its failing rows: one query per cycle for the fourteen rules that read them (a query
+    per rule before, fourteen statements in every cycle), in installation order as each rule's own was."""
     stmt = (
         select(ProbeCheck, Installation, Client, Dealer)
         .join(Installation, Installation.id == ProbeCheck.installation_id)
         .join(Client, Client.id == Installation.client_id)
         .join(Dealer, Dealer.id == Installation.dealer_id)
         .where(
-            ProbeCheck.check_name == check,
             ProbeCheck.status == "fail",
             Installation.kind.in_(PROBED_KINDS),
             Installation.address.is_not(None),
         )
-        .order_by(Installation.id)
+        .order_by(Installation.id, ProbeCheck.check_name)
     )
-    return [(probe, inst, client, dealer) for probe, inst, client, dealer in session.execute(stmt)]
+    found: dict[str, list[Row]] = {}
+    for probe, inst, client, dealer in session.execute(stmt):
+        found.setdefault(probe.check_name, []).append((probe, inst, client, dealer))
+    return found
 
 
 def instance(rule: str, row: Row, extra: Mapping[str, Any]) -> Instance:

@@ -34,9 +34,11 @@ latest one was made more than 48 hours ago, or its upload was last received more
 that keeps resending an old file does not count as a working chain).
 
 Each condition is one or two SQL queries over all installations; rules answered by one query (DB errors,
-licence expiry, the two search rules) run it once per cycle. Keys are ``inst:<id>`` followed by the object
-(``:db:…``, ``:operup:…``, ``:search:<row id>``, ``:search-empty``…); labels carry ``client`` (short name),
-``dealer`` (code), ``clientname`` and ``regnum`` from the report, ``installation`` and the summary's fields.
+licence expiry, the two search rules) run it once per cycle. On PostgreSQL a full pass reads the snapshot
+facts of a report (volume errors, OperUp files, databases) once per report id and keeps them in the
+evaluator's memo (`_snapshot_rows`). Keys are ``inst:<id>`` followed by the object (``:db:…``,
+``:operup:…``, ``:search:<row id>``, ``:search-empty``…); labels carry ``client`` (short name), ``dealer``
+(code), ``clientname`` and ``regnum`` from the report, ``installation`` and the summary's fields.
 Times in labels are the installation's local time.
 """
 
@@ -55,6 +57,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Integer,
+    Interval,
     MetaData,
     Select,
     String,
@@ -62,6 +65,7 @@ from sqlalchemy import (
     and_,
     case,
     func,
+    literal,
     or_,
     select,
     text,
@@ -79,6 +83,7 @@ from kodeks_smart.alerts.engine import (
     Instance,
     LazyLabels,
     cycle_cached,
+    cycle_memo,
     cycle_scope,
     fingerprint,
     stored_fingerprints,
@@ -127,9 +132,11 @@ NO_SEATS_REASON = "no-seats"
 # -- the latest report of each installation and its owner -----------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class Owner:
-    """An installation with what its latest report says about it."""
+    """An installation with what its latest report says about it. Treat it as read-only: it is not frozen
+    because a frozen dataclass's ``__init__`` costs eight times as much (17 ms of a full pass over 10,000
+    installations); ``eq=False`` keeps it hashable by identity."""
 
     installation_id: int
     dealer_id: int
@@ -146,6 +153,8 @@ class Owner:
     protection_status: str | None
     protection_code: int | None
     protection_message: str | None
+    #: The latest report's row id (`sysinfo_reports.id`): its snapshot facts never change under it.
+    report_id: int | None = None
 
     @classmethod
     def of(cls, row: RowMapping) -> Owner:
@@ -165,6 +174,7 @@ class Owner:
             protection_status=row["protection_status"],
             protection_code=row["protection_code"],
             protection_message=row["protection_message"],
+            report_id=row["report_id"],
         )
 
     @property
@@ -241,7 +251,10 @@ _LATEST_TEMP = Table(
     Column("upload_id", BigInteger),
     # The key, and on SQLite the rowid ("INTEGER PRIMARY KEY"): the table is read in installation order, so a
     # GROUP BY installation needs no sort of the joined rows.
-    Column("installation_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    # No autoincrement: on PostgreSQL a BIGSERIAL would create (and drop) a sequence every full pass.
+    Column(
+        "installation_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    ),
     Column("client_id", BigInteger),
     Column("created_at", SysinfoReportRow.created_at.type),
     Column("utc_offset_minutes", Integer),
@@ -379,14 +392,90 @@ def owned(latest: Subquery, *columns: ColumnElement[Any]) -> Select[Any]:
 
 
 def _rows(session: Session, stmt: Select[Any]) -> list[tuple[Owner, RowMapping]]:
-    owners: dict[int, Owner] = {}
+    """The rows of ``stmt`` with the `Owner` of each: built from the row when it selects the `owned`
+    columns, else (a `with_facts` statement on PostgreSQL) the cycle's `owners`."""
+    if "o_dealer_id" not in stmt.selected_columns:
+        known = owners(session)
+        return [
+            (known[row["installation_id"]], row)
+            for row in session.execute(stmt).mappings()
+            if row["installation_id"] in known
+        ]
+    built: dict[int, Owner] = {}
     found = []
     for row in session.execute(stmt).mappings():
-        owner = owners.get(row["installation_id"])
+        owner = built.get(row["installation_id"])
         if owner is None:
-            owner = owners[row["installation_id"]] = Owner.of(row)
+            owner = built[row["installation_id"]] = Owner.of(row)
         found.append((owner, row))
     return found
+
+
+def _snapshot_memo(session: Session, name: str, horizon: Any = None) -> dict[int, Any] | None:
+    """Installation id → (report id, rows) of the snapshot facts ``name`` that earlier full passes read, or
+    None where the memo does not apply: outside an evaluation cycle, in a partial cycle (the few
+    installations it looks at have new reports anyway) and on SQLite (where the full pass is cheap
+    enough). ``horizon`` (for facts read with a clock-dependent bound, kept with them): a different one
+    empties the memo, so that the rows are read again with it."""
+    if cycle_scope(session) is not None or session.get_bind().dialect.name != "postgresql":
+        return None
+    memo = cycle_memo(session, f"sysinfo.{name}")
+    if memo is None:
+        return None
+    if memo.get("horizon") != horizon:
+        memo.clear()
+        memo["horizon"] = horizon
+    rows: dict[int, Any] = memo.setdefault("rows", {})
+    return rows
+
+
+def _snapshot_rows(
+    session: Session,
+    name: str,
+    statement: Callable[[Subquery], Select[Any]],
+    horizon: Any = None,
+) -> list[tuple[Owner, RowMapping]]:
+    """`_rows` of ``statement(latest)`` — a `with_facts` statement over facts of the latest reports' uploads
+    that does not depend on the clock — read in a full pass only for the installations whose latest report
+    changed since the previous full pass (or that it did not see).
+
+    Such facts (volume errors, OperUp files, databases) are a snapshot of one report: its upload's rows,
+    written in the transaction that stored the report row and never changed afterwards (reprocessing an
+    upload deletes its report row and writes a new one, with a new id). So the rows read for a report id
+    are the rows for that id in every later pass: the memo is exact, and a full pass over 10,000
+    installations reporting hourly reads one in about twelve of them instead of all (three LATERAL
+    lookups of every installation were about 60 ms of server CPU). An installation whose latest report is
+    deleted gets another latest report, or none: either way it is read again, or dropped from the memo.
+    The rows of each installation keep the order the statement gives them.
+    """
+    memo = _snapshot_memo(session, name, horizon)
+    latest = latest_reports(session)
+    if memo is None:
+        return _rows(session, statement(latest))
+    known = owners(session)
+    stale = [
+        inst_id
+        for inst_id, owner in known.items()
+        if (kept := memo.get(inst_id)) is None or kept[0] != owner.report_id
+    ]
+    fresh: dict[int, list[RowMapping]] = {inst_id: [] for inst_id in stale}
+    if len(stale) * 2 > len(known):
+        chunks: list[list[int] | None] = [None]  # most of them: one statement over all, as without the memo
+    else:
+        chunks = [stale[start : start + _CHUNK] for start in range(0, len(stale), _CHUNK)]
+    for chunk in chunks:
+        stmt = statement(latest)
+        if chunk is not None:
+            stmt = stmt.where(latest.c.installation_id.in_(chunk))
+        for row in session.execute(stmt).mappings():
+            rows = fresh.get(row["installation_id"])
+            if rows is not None:
+                rows.append(row)
+    for inst_id, rows in fresh.items():
+        memo[inst_id] = (known[inst_id].report_id, rows)
+    for inst_id in memo.keys() - known.keys():
+        del memo[inst_id]
+    return [(owner, row) for inst_id, owner in known.items() for row in memo[inst_id][1]]
 
 
 def with_facts(
@@ -398,18 +487,25 @@ def with_facts(
     where: Sequence[ColumnElement[bool]] = (),
     group_by: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]] = (),
 ) -> Select[Any]:
-    """`owned` latest reports joined with rows of ``model`` (``columns``, filtered by ``on`` and ``where``,
-    grouped by ``group_by`` within each installation).
+    """Latest reports joined with rows of ``model`` (``columns``, filtered by ``on`` and ``where``, grouped
+    by ``group_by`` within each installation); read them with `_rows`.
 
     On PostgreSQL the rows come from a LATERAL subquery, so each installation's rows are found through the
     fact table's index (its upload, or its client and time): the planner's row estimates for the latest
-    reports are poor and a plain join can turn into a scan of months of facts. SQLite, which has no
-    LATERAL, already drives such a join from the latest reports through the index.
+    reports are poor and a plain join can turn into a scan of months of facts. The statement selects only
+    the installation id besides the facts: `_rows` takes the owner from the cycle's `owners` (joining
+    every statement's 10,000 latest reports with their installation, client and dealer again cost about
+    15 ms of server CPU per statement in a full pass). SQLite, which has no LATERAL, already drives such a
+    join from the latest reports through the index; there the statement selects the `owned` columns.
     """
     if session.get_bind().dialect.name == "postgresql":
         # OFFSET 0 keeps PostgreSQL from pulling the subquery up into a plain join.
         facts = select(*columns).where(on, *where).group_by(*group_by).offset(0).lateral("facts")
-        return owned(latest, *(facts.c[c.name] for c in columns)).join(facts, true())
+        return (
+            select(latest.c.installation_id, *(facts.c[c.name] for c in columns))
+            .select_from(latest)
+            .join(facts, true())
+        )
     stmt = owned(latest, *columns).join(model, on).where(*where)
     if group_by:
         stmt = stmt.group_by(*_owner_group(latest), *group_by)
@@ -448,28 +544,31 @@ def classify(code: int | None, alt_code: int | None, text: str | None) -> tuple[
 def db_errors(session: Session, now: datetime) -> dict[str, list[Instance]]:
     """Instances of the three DB-error rules from volume errors and OperUp package errors."""
     found: dict[str, list[Instance]] = {RULE_2007: [], RULE_CODED: [], RULE_NO_CODE: []}
-    latest = latest_reports(session)
     e = SysinfoDbError
-    volume_errors = with_facts(
-        session,
-        latest,
-        e,
-        e.upload_id == latest.c.upload_id,
-        [
-            e.database.label("f_database"),
-            e.volume.label("f_volume"),
-            e.code.label("f_code"),
-            e.alt_code.label("f_alt_code"),
-            e.text.label("f_text"),
-            e.occurred_at.label("f_at"),
-        ],
-    )
+
+    def volume_errors(latest: Subquery) -> Select[Any]:
+        return with_facts(
+            session,
+            latest,
+            e,
+            e.upload_id == latest.c.upload_id,
+            [
+                e.database.label("f_database"),
+                e.volume.label("f_volume"),
+                e.code.label("f_code"),
+                e.alt_code.label("f_alt_code"),
+                e.text.label("f_text"),
+                e.occurred_at.label("f_at"),
+            ],
+        )
+
     operup_errors = [
         (owner, row)
         for owner, row in _operup_rows(session, now)
         if row["f_code"] is not None or row["f_text"] is not None
     ]
-    for rows, kind in ((_rows(session, volume_errors), "db"), (operup_errors, "operup")):
+    volume_rows = _snapshot_rows(session, "db_errors", volume_errors)
+    for rows, kind in ((volume_rows, "db"), (operup_errors, "operup")):
         for owner, row in rows:
             text = row["f_text"] or ""
             rule, code = classify(row["f_code"], row.get("f_alt_code"), text)
@@ -509,10 +608,20 @@ def _operup_rows(session: Session, now: datetime) -> list[tuple[Owner, RowMappin
     """The OperUp files of the latest reports that the DB-error rules (an error) or `operup_too_old` (an old
     file) may need: one query for both in a cycle, as they read the same rows."""
 
-    def compute() -> list[tuple[Owner, RowMapping]]:
-        latest = latest_reports(session)
-        f = SysinfoOperUpFile
-        stmt = with_facts(
+    f = SysinfoOperUpFile
+    # Necessary for "older than 3 days before the report": on PostgreSQL (read through `_snapshot_rows`,
+    # so not bound to the clock) exactly that; elsewhere a coarse bound by the clock, which holds unless
+    # the report is dated a day ahead of now. `operup_too_old` checks both bounds, so the rows it keeps
+    # are the same either way.
+    postgresql = session.get_bind().dialect.name == "postgresql"
+
+    def statement(latest: Subquery) -> Select[Any]:
+        old = (
+            f.modified_at < latest.c.created_at - literal(OPERUP_TOO_OLD, Interval())
+            if postgresql
+            else f.modified_at < now - OPERUP_TOO_OLD + timedelta(days=1)
+        )
+        return with_facts(
             session,
             latest,
             f,
@@ -524,17 +633,11 @@ def _operup_rows(session: Session, now: datetime) -> list[tuple[Owner, RowMappin
                 f.error_text.label("f_text"),
                 f.modified_at.label("f_at"),
             ],
-            [
-                or_(
-                    f.error_code.is_not(None),
-                    f.error_text.is_not(None),
-                    # Necessary for "older than 3 days before the report" unless the report is dated a day
-                    # ahead of now.
-                    f.modified_at < now - OPERUP_TOO_OLD + timedelta(days=1),
-                )
-            ],
+            [or_(f.error_code.is_not(None), f.error_text.is_not(None), old)],
         )
-        return _rows(session, stmt)
+
+    def compute() -> list[tuple[Owner, RowMapping]]:
+        return _snapshot_rows(session, "operup", statement)
 
     return cycle_cached(session, "sysinfo.operup", compute)
 
@@ -624,21 +727,30 @@ def _database_rows(session: Session, now: datetime) -> list[tuple[Owner, RowMapp
     """The databases of the latest reports without a licence end date or with one within the longest expiry
     level: one query per cycle for `licences_expiring` and `licences_missing`, which read the same rows."""
 
-    def compute() -> list[tuple[Owner, RowMapping]]:
-        longest = max(EXPIRY_DAYS.values())
-        # Coarse bound in SQL (any installation's "today" is within a day of the UTC date), exact in Python.
-        bound = now.date() + timedelta(days=longest + 1)
-        latest = latest_reports(session)
-        d = SysinfoDatabase
-        stmt = with_facts(
+    longest = max(EXPIRY_DAYS.values())
+    # Coarse bound (any installation's "today" is within a day of the UTC date), exact in Python.
+    bound = now.date() + timedelta(days=longest + 1)
+    # Read through `_snapshot_rows` with a bound that holds for about a month (the first day of the month
+    # after bound + 31 days, so always after ``bound``), the rows are then kept to those before ``bound``.
+    horizon = (bound + timedelta(days=31)).replace(day=1)
+    d = SysinfoDatabase
+
+    def statement(latest: Subquery) -> Select[Any]:
+        return with_facts(
             session,
             latest,
             d,
             d.upload_id == latest.c.upload_id,
             [d.code.label("f_code"), d.name.label("f_name"), d.license_to.label("f_to")],
-            [or_(d.license_to.is_(None), d.license_to < bound)],
+            [or_(d.license_to.is_(None), d.license_to < horizon)],
         )
-        return _rows(session, stmt)
+
+    def compute() -> list[tuple[Owner, RowMapping]]:
+        return [
+            (owner, row)
+            for owner, row in _snapshot_rows(session, "databases", statement, horizon)
+            if row["f_to"] is None or row["f_to"] < bound
+        ]
 
     return cycle_cached(session, "sysinfo.databases", compute)
 
@@ -945,6 +1057,7 @@ def owners(session: Session) -> dict[int, Owner]:
                 latest.c.protection_status,
                 latest.c.protection_code,
                 latest.c.protection_message,
+                latest.c.report_id,
             )
             .select_from(latest)
             .join(Installation, Installation.id == latest.c.installation_id)
