@@ -145,11 +145,19 @@ def test_disk_space_draws_the_same_points_from_daily_rollups(
         store_points(s, _target(site_of(s, tenants.cabinet_a)), _points(now, 40, seed=4), "metrics")
     login(web, "alice", "alice-password")
     pages = {}
+    # Absolute ranges: a preset moves with the clock between the two renders (x_from/x_to 1 s apart).
+    end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+
+    def span(days: int) -> str:
+        return f"from={end - timedelta(days=days):%Y-%m-%dT%H:%M}&to={end:%Y-%m-%dT%H:%M}"
+
+    queries = {"range=13M": span(395), "range=90d": span(90), "range=6M": span(183)}
     for query in ("range=13M", "range=90d", "range=6M", "from=2000-01-01&to=2000-03-01"):
+        absolute = queries.get(query, query)
         monkeypatch.setattr(disk_space, "USE_DAILY", True)
-        fast = chart(open_dashboard(web, tenants.cabinet_a, "disk-space", query), "free")
+        fast = chart(open_dashboard(web, tenants.cabinet_a, "disk-space", absolute), "free")
         monkeypatch.setattr(disk_space, "USE_DAILY", False)
-        plain = chart(open_dashboard(web, tenants.cabinet_a, "disk-space", query), "free")
+        plain = chart(open_dashboard(web, tenants.cabinet_a, "disk-space", absolute), "free")
         assert fast == plain, query
         pages[query] = fast
     assert len(pages["range=90d"]["series"][0]["points"]) >= 40

@@ -68,7 +68,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import Response
-from sqlalchemy import ColumnElement, Integer, cast, func, true
+from sqlalchemy import ColumnElement, Integer, bindparam, cast, func, true
 from sqlalchemy.orm import Session
 
 from kodeks_smart.store.models import Client, Installation, Manager
@@ -264,6 +264,17 @@ class Target:
     host: str
 
 
+def ids_in(column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
+    """``column IN (ids)`` with the ids written into the SQL text when the statement runs
+    (``literal_execute``): a cabinet's 1,000 installation ids as bound parameters cost psycopg about
+    5 ms of client CPU per query to adapt, as literals under 1 ms. Only for integer ids from the
+    database (they are rendered by the Integer type, never from user input)."""
+    values = [int(i) for i in ids]
+    return column.in_(  # type: ignore[no-any-return]
+        bindparam(None, values, type_=Integer(), expanding=True, literal_execute=True)
+    )
+
+
 @dataclass
 class Targets:
     """The cabinet's installations after the «Менеджер»/«Клиент»/«host» filters."""
@@ -289,22 +300,22 @@ class Targets:
         """WHERE clause narrowing an installation id column to the chosen installations."""
         if not self.filtered:
             return true()
-        return column.in_([t.id for t in self.chosen])  # type: ignore[no-any-return]
+        return ids_in(column, [t.id for t in self.chosen])
 
     def where_client(self, column: Any) -> ColumnElement[bool]:
         if not self.filtered:
             return true()
-        return column.in_(sorted({t.client_id for t in self.chosen}))  # type: ignore[no-any-return]
+        return ids_in(column, sorted({t.client_id for t in self.chosen}))
 
     def narrow(self, model: Any) -> ColumnElement[bool]:
         """WHERE clause for a fact table with ``client_id`` and ``installation_id``: always the chosen
         clients by id, so that the (client_id, time) indexes every fact table has serve the time range
         (the cabinet_id index alone would read the cabinet's whole history), plus the installations
         when «host» narrows within a client."""
-        clients = model.client_id.in_(sorted({t.client_id for t in self.chosen}))
+        clients = ids_in(model.client_id, sorted({t.client_id for t in self.chosen}))
         if not self.filtered:
-            return clients  # type: ignore[no-any-return]
-        return clients & model.installation_id.in_([t.id for t in self.chosen])  # type: ignore[no-any-return]
+            return clients
+        return clients & ids_in(model.installation_id, [t.id for t in self.chosen])
 
 
 # -- panels ----------------------------------------------------------------------------------------

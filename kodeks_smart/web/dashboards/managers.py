@@ -5,11 +5,25 @@ from __future__ import annotations
 import math
 import operator
 from bisect import bisect_left
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import reduce
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, case, cast, func, or_, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    String,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    tuple_,
+    union_all,
+)
 
 from kodeks_smart.store.ingest_models import (
     SysinfoDatabase,
@@ -21,13 +35,16 @@ from kodeks_smart.store.ingest_models import (
     SysinfoUser,
 )
 from kodeks_smart.store.usage_rollup_models import UsageFirstRequest
+from kodeks_smart.store.user_rollup_models import UserUsageDay, UserUsageMonth
 from kodeks_smart.web.dashboards import formulas
+from kodeks_smart.web.dashboards import usage as usage_module
 from kodeks_smart.web.dashboards.framework import (
     MAX_SERIES,
     Chart,
     Panel,
     Series,
     Table,
+    Targets,
     View,
     bucket,
     dashboard,
@@ -107,6 +124,239 @@ CARD_COLUMNS = [
     Column("filled", "Карточка заполнена", align="right"),
     Column("share", "%", fmt=lambda v: f"{v:.0f}", align="right"),
 ]
+
+
+# -- per-user usage from the rollups ----------------------------------------------------------------
+
+DAY = 86400
+#: The per-user charts: {name: (the counters each point sums, the peak column users are ranked by)}.
+USER_CHARTS: dict[str, tuple[tuple[str, ...], str]] = {
+    "billing": (("docs", "services"), "peak_billing"),
+    "requests": (("db_requests",), "peak_db_requests"),
+    "saved": (("saved",), "peak_saved"),
+    "printed": (("printed",), "peak_printed"),
+}
+UserWhere = Callable[[Any], list[ColumnElement[bool]]]
+
+
+def raw_user_values() -> dict[str, Any]:
+    """The per-user chart expressions on the raw hourly rows (`usage.top_user_series`)."""
+    h = SysinfoUsageHour
+    return {name: _row_sum(h, fields) for name, (fields, _) in USER_CHARTS.items()}
+
+
+def _row_sum(model: Any, fields: tuple[str, ...]) -> Any:
+    """SQL: the sum of a raw usage row's counters (NULL counts as 0)."""
+    expr: Any = func.coalesce(getattr(model, fields[0]), 0)
+    for name in fields[1:]:
+        expr = expr + func.coalesce(getattr(model, name), 0)
+    return expr
+
+
+def _utc(ts: int) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def _month_after(moment: datetime) -> datetime:
+    """The start of the UTC month after the one ``moment`` is in."""
+    start = moment.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return (start + timedelta(days=32)).replace(day=1)
+
+
+def _open_end(view: View, targets: Targets) -> bool:
+    """Whether no usage row of the chosen installations lies at or after the range end: then a day or
+    month row reaching past the end holds exactly the range's part of it (the usual «last N days»)."""
+    u = SysinfoUsageHour
+    stmt = select(u.id).where(view.tenant.scope.condition(u), targets.narrow(u), u.hour >= view.time.end)
+    return view.db.execute(stmt.limit(1)).first() is None
+
+
+def user_usage_parts(
+    view: View,
+    targets: Targets,
+    columns: Sequence[str],
+    where: UserWhere,
+    *,
+    per_day: bool,
+    only: Sequence[tuple[int, str]] | None = None,
+) -> Any:
+    """A subquery of (inst, login, at, *columns) rows that together hold the usage hours of the range,
+    each hour exactly once: the per-user monthly rows of the whole UTC months in it (not with
+    ``per_day``: charts need days), the daily rows of the other whole UTC days, the raw hourly rows of
+    the partial days at the edges. ``columns`` are counters (summed) or peaks (`USER_CHARTS`).
+
+    When no usage lies after the range end (`_open_end`) the range is read as if it ran to the end of
+    its last month: the same rows, fewer of them."""
+    start, end = view.time.start, view.time.end
+    reach = _month_after(end) if _open_end(view, targets) else end
+    lo, hi = math.ceil(start.timestamp()), math.ceil(reach.timestamp())
+    day_lo, day_hi = -(-lo // DAY) * DAY, hi - hi % DAY
+    raw: list[tuple[datetime, datetime]] = [(start, end)]
+    days: list[tuple[int, int]] = []
+    months: list[str] = []
+    if day_lo < day_hi:
+        raw = [(start, min(end, _utc(day_lo))), (_utc(day_hi), end)]
+        days = [(day_lo, day_hi)]
+        if not per_day:
+            m_lo = _month_after(_utc(day_lo - 1))
+            m_hi = _utc(day_hi).replace(day=1)
+            if m_lo < m_hi:
+                days = [(day_lo, int(m_lo.timestamp())), (int(m_hi.timestamp()), day_hi)]
+                m = m_lo
+                while m < m_hi:
+                    months.append(f"{m:%Y-%m}")
+                    m = _month_after(m)
+    parts: list[Any] = []
+
+    def add(model: Any, at: Any, values: list[Any], *cond: ColumnElement[bool]) -> None:
+        pairs = true() if only is None else _only(targets, model, only)
+        parts.append(
+            select(
+                model.installation_id.label("inst"),
+                model.login.label("login"),
+                cast(at, BigInteger).label("at"),
+                *(cast(v, BigInteger).label(c) for v, c in zip(values, columns, strict=True)),
+            ).where(
+                view.tenant.scope.condition(model),
+                targets.narrow(model),
+                model.installation_id.is_not(None),
+                *where(model),
+                pairs,
+                *cond,
+            )
+        )
+
+    u = SysinfoUsageHour
+    peaks = {peak: fields for fields, peak in USER_CHARTS.values()}
+    raw_values = [_row_sum(u, peaks.get(c, (c,))) for c in columns]
+    for a, b in raw:
+        if a < b:
+            add(u, epoch_seconds(u.hour, view), raw_values, u.hour >= a, u.hour < b)
+    d = UserUsageDay
+    for a_s, b_s in days:
+        if a_s < b_s:
+            add(d, d.at, [getattr(d, c) for c in columns], d.at >= a_s, d.at < b_s)
+    if months:
+        mo = UserUsageMonth
+        add(mo, literal(0), [getattr(mo, c) for c in columns], mo.month.in_(months))
+    return union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+
+
+class _MonthStarts(dict[int, int]):
+    """{epoch s: the start of its UTC month}, computed once per chart point."""
+
+    def __missing__(self, ts: int) -> int:
+        self[ts] = start = formulas.month_start_epoch(ts)
+        return start
+
+
+def _only(
+    targets: Targets, model: Any, pairs: Sequence[tuple[int, str]], column: Any = None
+) -> ColumnElement[bool]:
+    """Rows of these (installation, login or ``column``) pairs, narrowed to their clients first (the
+    (client_id, time) index then reads only their clients' rows)."""
+    by_id = targets.by_id
+    clients = sorted({by_id[inst].client_id for inst, _ in pairs if inst in by_id})
+    second = model.login if column is None else column
+    return model.client_id.in_(clients) & tuple_(model.installation_id, second).in_(pairs)  # type: ignore[no-any-return]
+
+
+def _operup_newest(
+    view: View, per_point: Any, names: dict[int, Any]
+) -> dict[tuple[int, str], tuple[int, float]]:
+    """{(installation, path): (its newest point, the age there)} from the (inst, path, point, age) rows
+    of ``per_point`` (OperUp files grouped per point).
+
+    The newest report time of each file first (a plain MAX, no time conversion per row), then only the
+    points from the oldest of those files' newest points on: each file's newest point with all its rows,
+    usually the last day instead of the whole range."""
+    o = SysinfoOperUpFile
+    files = (
+        per_point.with_only_columns(o.installation_id, epoch_seconds(func.max(o.report_at), view))
+        .group_by(None)
+        .group_by(o.installation_id, o.path)
+    )
+    newest_at = [int(at) for inst, at in view.db.execute(files) if inst in names and at is not None]
+    if not newest_at:
+        return {}
+    step = view.time.step
+    since = _utc(min(newest_at) // step * step - step)  # one point of slack for the rounding of `at`
+    newest: dict[tuple[int, str], tuple[int, float]] = {}
+    for inst, path, ts, days in view.db.execute(per_point.where(o.report_at >= since)):
+        seen = newest.get((inst, path))
+        if inst in names and (seen is None or ts > seen[0]):
+            newest[(inst, path)] = (ts, float(days or 0))
+    return newest
+
+
+def top_users_from_rollups(
+    view: View, targets: Targets, where: UserWhere, limit: int = MAX_SERIES
+) -> tuple[dict[str, tuple[list[Series], int]], set[tuple[int, str]]]:
+    """`usage.top_user_series` of the `USER_CHARTS` read from the per-user rollups: the same ranking (by
+    the hourly peak), series and «users with usage in the range»."""
+    names = list(USER_CHARTS)
+    peak_columns = [USER_CHARTS[n][1] for n in names]
+    part = user_usage_parts(view, targets, peak_columns, where, per_day=False)
+    peaks = view.db.execute(
+        select(part.c.inst, part.c.login, *(func.max(part.c[c]) for c in peak_columns)).group_by(
+            part.c.inst, part.c.login
+        )
+    ).all()
+    tops: dict[str, list[tuple[int, str]]] = {}
+    totals: dict[str, int] = {}
+    for k, n in enumerate(names):
+        having = [(row[2 + k] or 0, row[0], row[1]) for row in peaks if (row[2 + k] or 0) > 0]
+        having.sort(key=lambda r: (-r[0], r[1], r[2]))
+        tops[n] = [(inst, login) for _, inst, login in having[:limit]]
+        totals[n] = len(having)
+    active = {(row[0], row[1]) for row in peaks}
+    wanted = sorted({pair for pairs in tops.values() for pair in pairs})
+    if not wanted:
+        return {n: ([], 0) for n in names}, active
+    rows = _user_points(view, targets, where, wanted)
+    by_target = targets.by_id
+    out: dict[str, tuple[list[Series], int]] = {}
+    for k, n in enumerate(names):
+        chosen = set(tops[n])
+        picked = [
+            ((r[0], r[1]), r[2], r[3 + k]) for r in rows if (r[0], r[1]) in chosen and r[0] in by_target
+        ]
+        out[n] = (points_by(picked, lambda key: f"{by_target[key[0]].host}: {key[1]}"), totals[n])
+    return out, active
+
+
+def _user_points(view: View, targets: Targets, where: UserWhere, wanted: list[tuple[int, str]]) -> list[Any]:
+    """(inst, login, point, one sum per `USER_CHARTS` name) of the wanted users: from the daily rollup
+    when a point holds whole UTC days, else from the raw hours (a few users)."""
+    step = view.time.step
+    if step % DAY:
+        h = SysinfoUsageHour
+        point = bucket(h.hour, view)
+        values = raw_user_values()
+        stmt: Any = (
+            select(h.installation_id, h.login, point, *(func.sum(values[n]) for n in USER_CHARTS))
+            .where(
+                view.tenant.scope.condition(h),
+                view.in_range(h.hour),
+                targets.narrow(h),
+                h.installation_id.is_not(None),
+                *where(h),
+                _only(targets, h, wanted),
+            )
+            .group_by(h.installation_id, h.login, point)
+        )
+        return list(view.db.execute(stmt))
+    counters = sorted({c for fields, _ in USER_CHARTS.values() for c in fields})
+    part = user_usage_parts(view, targets, counters, where, per_day=True, only=wanted)
+    point = (part.c.at // step) * step
+    sums = []
+    for fields, _ in USER_CHARTS.values():
+        expr: Any = func.sum(part.c[fields[0]])
+        for c in fields[1:]:
+            expr = expr + func.sum(part.c[c])
+        sums.append(expr)
+    stmt = select(part.c.inst, part.c.login, point, *sums).group_by(part.c.inst, part.c.login, point)
+    return list(view.db.execute(stmt))
 
 
 @dashboard(
@@ -221,8 +471,9 @@ def managers(view: View) -> list[Panel]:
     # OperUp age at each report: report time − file time, in days, computed in SQL.
     o = SysinfoOperUpFile
     point = bucket(o.report_at, view)
+    # The newest times first, then one conversion per point (stored times sort as they compare).
     age = (
-        func.max(epoch_seconds(o.report_at, view)) - func.max(epoch_seconds(o.modified_at, view))
+        epoch_seconds(func.max(o.report_at), view) - epoch_seconds(func.max(o.modified_at), view)
     ) / 86400.0
     per_point = (
         select(o.installation_id.label("inst"), o.path.label("path"), point.label("point"), age.label("age"))
@@ -239,21 +490,25 @@ def managers(view: View) -> list[Panel]:
         return f"{names[key[0]].host}: {key[1]}"
 
     # A file per installation and catalog: thousands of series, of which the chart shows the MAX_SERIES
-    # with the largest last age. Rank them by their newest point first and build only the shown series
-    # (building 2,000 series to drop 1,950 was a fifth of the page).
-    rows = [(inst, path, ts, days) for inst, path, ts, days in view.db.execute(per_point) if inst in names]
+    # with the largest last age. Rank them by their newest point first (one row per file, the newest point
+    # picked in SQL) and read and build only the shown series (building 2,000 series to drop 1,950 was a
+    # fifth of the page; fetching their 60,000 points another).
     operup_total: int | None = None
     if rollups_for():
-        newest: dict[tuple[int, str], tuple[int, float]] = {}
-        for inst, path, ts, days in rows:
-            seen = newest.get((inst, path))
-            if seen is None or ts > seen[0]:
-                newest[(inst, path)] = (ts, float(days or 0))
+        newest = _operup_newest(view, per_point, names)
+        rows_stmt = per_point
         if len(newest) > MAX_SERIES:
             order = sorted(newest, key=lambda k: (-newest[k][1], operup_name(k).casefold()))
-            wanted = set(order[:MAX_SERIES])
-            rows = [r for r in rows if (r[0], r[1]) in wanted]
+            wanted = order[:MAX_SERIES]
+            rows_stmt = per_point.where(_only(targets, o, wanted, column=o.path))
             operup_total = len(newest)
+        rows = [
+            (inst, path, ts, days) for inst, path, ts, days in view.db.execute(rows_stmt) if inst in names
+        ]
+    else:
+        rows = [
+            (inst, path, ts, days) for inst, path, ts, days in view.db.execute(per_point) if inst in names
+        ]
     operup = points_by((((inst, path), ts, days) for inst, path, ts, days in rows), operup_name)
     if operup_total is not None:  # in the order the chart shows them (largest last age first)
         operup.sort(key=lambda x: -(x.stats()["last"] or 0))
@@ -304,18 +559,20 @@ def managers(view: View) -> list[Panel]:
             firsts.setdefault(inst, []).append(float(first))
     involvement = []
     step = view.time.step
-    month_starts: dict[int, int] = {}
+    month_of = _MonthStarts()
+    share = formulas.involvement
     for inst, inst_points in usage.items():
         report = reports.get(inst)
         if inst not in names or report is None or not report.seats:
             continue
         starts = sorted(firsts.get(inst, []))
-        pts: list[tuple[int, float | None]] = []
-        for ts, _ in inst_points:
-            end = ts + step
-            m_start = month_starts.get(ts) or month_starts.setdefault(ts, formulas.month_start_epoch(ts))
-            n = bisect_left(starts, end) - bisect_left(starts, m_start)
-            pts.append((ts, formulas.involvement(n, report.seats)))
+        seats = report.seats
+        # Users whose first request of the month lies in [month start, point end): one comprehension per
+        # installation (68,000 points at 30 days).
+        pts: list[tuple[int, float | None]] = [
+            (ts, share(bisect_left(starts, ts + step) - bisect_left(starts, month_of[ts]), seats))
+            for ts, _ in inst_points
+        ]
         involvement.append(Series(names[inst].host, pts))
 
     used = used_licences(
@@ -327,17 +584,10 @@ def managers(view: View) -> list[Panel]:
     )
     max_used = [Series(names[i].host, pts) for i, pts in used.items() if i in names]
 
-    per_user, active_in_range = top_user_series(
-        view,
-        targets,
-        {
-            "billing": func.coalesce(h.docs, 0) + func.coalesce(h.services, 0),
-            "requests": func.coalesce(h.db_requests, 0),
-            "saved": func.coalesce(h.saved, 0),
-            "printed": func.coalesce(h.printed, 0),
-        },
-        *users_where(h),
-    )
+    if usage_module.ROLLUPS:  # login and domain are per user: the per-user rollups serve those filters too
+        per_user, active_in_range = top_users_from_rollups(view, targets, users_where)
+    else:
+        per_user, active_in_range = top_user_series(view, targets, raw_user_values(), *users_where(h))
     billing, billing_total = per_user["billing"]
     requests, requests_total = per_user["requests"]
     saved, saved_total = per_user["saved"]

@@ -2,19 +2,24 @@
 
 Cards are the accounts as the newest sysinfo report shows them (``sysinfo_users``) for accounts seen in
 the range; a card is «заполнена» by `formulas.card_filled`. The Top-20 sums the hourly usage of the range
-(`formulas.activity`) per account.
+(`formulas.activity`) per account, from the per-user daily and monthly rollups
+(`kodeks_smart.store.user_rollup_models`) and the raw hours at the range's edges.
 """
 
 from __future__ import annotations
 
+import operator
+from functools import reduce
 from typing import Any
 
 from sqlalchemy import func, select
 
 from kodeks_smart.store.ingest_models import SysinfoUsageHour, SysinfoUser
 from kodeks_smart.store.models import Dealer
+from kodeks_smart.web.dashboards import usage
 from kodeks_smart.web.dashboards.formulas import card_filled, percent
-from kodeks_smart.web.dashboards.framework import Panel, Stat, Table, View, dashboard
+from kodeks_smart.web.dashboards.framework import Panel, Stat, Table, Targets, View, dashboard
+from kodeks_smart.web.dashboards.managers import user_usage_parts
 from kodeks_smart.web.dashboards.usage import UNDEFINED_DOMAIN
 from kodeks_smart.web.tables import Column
 
@@ -42,6 +47,28 @@ TOP_COLUMNS = [
 ACTIVITY_FIELDS = ("db_requests", "docs", "free_docs", "saved", "printed", "kassist", "services")
 
 
+def top_query(view: View, targets: Targets) -> Any:
+    """(installation, login, activity) of the `TOP` users by activity in the range (ties by login and
+    installation): from the per-user rollups (whole months and days) and the raw hours at the edges, or,
+    with `usage.ROLLUPS` off, from the raw hours alone."""
+    if usage.ROLLUPS:
+        part = user_usage_parts(view, targets, ACTIVITY_FIELDS, lambda _model: [], per_day=False)
+        inst, login = part.c.inst, part.c.login
+        activity: Any = reduce(operator.add, [func.sum(part.c[f]) for f in ACTIVITY_FIELDS])
+        stmt = select(inst, login, activity)
+    else:
+        u = SysinfoUsageHour
+        inst, login = u.installation_id, u.login
+        activity = func.sum(reduce(operator.add, [func.coalesce(getattr(u, f), 0) for f in ACTIVITY_FIELDS]))
+        stmt = select(inst, login, activity).where(
+            view.tenant.scope.condition(u),
+            view.in_range(u.hour),
+            targets.narrow(u),
+            u.installation_id.is_not(None),
+        )
+    return stmt.group_by(inst, login).order_by(activity.desc(), login, inst).limit(TOP)
+
+
 @dashboard(
     "user-cards",
     "Карточки пользователей",
@@ -53,9 +80,19 @@ def user_cards(view: View) -> list[Panel]:
     targets = view.targets()
     by_id = targets.by_id
     su = SysinfoUser
-    users = view.db.scalars(
-        view.tenant.select(
-            su,
+    # Columns, not ORM objects: 5,000 accounts cost 0.15 s as objects.
+    users = view.db.execute(
+        select(
+            su.installation_id,
+            su.login,
+            su.full_name,
+            su.email,
+            su.phone,
+            su.position,
+            su.department,
+            su.last_login_at,
+        ).where(
+            view.tenant.scope.condition(su),
             su.last_seen_at >= view.time.start,
             su.first_seen_at < view.time.end,
             targets.where(su.installation_id),
@@ -84,16 +121,9 @@ def user_cards(view: View) -> list[Panel]:
             }
         )
     logged_in = [c for c in cards if c["_logged_in"]]
-    u = SysinfoUsageHour
-    total = sum(func.coalesce(getattr(u, f), 0) for f in ACTIVITY_FIELDS)
-    stmt = (
-        select(u.installation_id, u.login, func.sum(total).label("activity"))
-        .where(view.tenant.scope.condition(u), view.in_range(u.hour), targets.where(u.installation_id))
-        .group_by(u.installation_id, u.login)
-        .order_by(func.sum(total).desc(), u.login)
-        .limit(TOP)
-    )
-    top_rows = [row for row in view.db.execute(stmt) if row[0] in by_id and (row[2] or 0) > 0]
+    top_rows = [
+        row for row in view.db.execute(top_query(view, targets)) if row[0] in by_id and (row[2] or 0) > 0
+    ]
     domains: dict[tuple[int | None, str], str | None] = {}
     if top_rows:
         for inst, login, dom in view.db.execute(
