@@ -335,9 +335,9 @@ def _backend_cpu(db: Database) -> float:
     return total
 
 
-def cpu_per_report(pg_url: str | None, n: int) -> list[dict[str, object]]:
+def cpu_per_report(pg_url: str | None, n: int, steady: int = 2) -> list[dict[str, object]]:
     """Processing CPU per sysinfo report, in this process (no HTTP server): ``n`` clients, their first
-    report (cold), then two steady rounds. Parsing is timed on its own as well (with the skip windows the
+    report (cold), then ``steady`` steady rounds. Parsing is timed on its own as well (with the skip windows the
     consumer would use). On PostgreSQL the server backends' CPU is added (read from /proc)."""
     rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory(prefix="smart-bench-cpu-") as tmp:
@@ -348,7 +348,8 @@ def cpu_per_report(pg_url: str | None, n: int) -> list[dict[str, object]]:
             register(url, clients)
             db = Database(url)
             ctx = IngestContext(db, home, 50_000_000, Limits(), 30, 30)
-            for hour, name in ((0, "cold"), (1, "steady"), (2, "steady")):
+            for hour in range(1 + steady):
+                name = "steady" if hour else "cold"
                 files = [(c, sysinfo_zip(c, hour)) for c in clients]
                 for client, data in files:
                     ingest_file(ctx, DEALER, client, data=data, fmt="zip")
@@ -416,11 +417,14 @@ def main() -> None:
         "--cpu-clients", type=int, default=10, help="clients of the in-process CPU measurement (0: skip it)"
     )
     parser.add_argument("--cpu-only", action="store_true", help="only the in-process CPU measurement")
+    parser.add_argument(
+        "--steady-rounds", type=int, default=2, help="steady rounds of the in-process CPU measurement"
+    )
     parser.add_argument("--json", action="store_true", help="print results as JSON too")
     args = parser.parse_args()
 
     backend = "PostgreSQL" if args.pg_url else "SQLite"
-    cpu = cpu_per_report(args.pg_url, args.cpu_clients) if args.cpu_clients else []
+    cpu = cpu_per_report(args.pg_url, args.cpu_clients, args.steady_rounds) if args.cpu_clients else []
     if cpu:
         print(f"\nprocessing CPU per sysinfo report, in-process ({backend}; process_time + server backends)")
         print(

@@ -41,7 +41,7 @@ from sqlalchemy.engine import make_url
 
 from kodeks_smart.app import create_app
 from kodeks_smart.config import Settings
-from kodeks_smart.ingest import metric_daily, usage_rollup
+from kodeks_smart.ingest import metric_daily, seats_rollup, usage_rollup, user_rollup
 from kodeks_smart.ingest.writers import labels_key
 from kodeks_smart.lib.secrets import PasswordHashing, SecretBox
 from kodeks_smart.runtime import Services
@@ -717,6 +717,8 @@ def run(url: str, args: argparse.Namespace, tmp: Path, reuse: bool = False) -> i
         t0 = time.perf_counter()
         with db.write() as s:
             usage_rollup.backfill(s)  # the bulk inserts bypass the writer that keeps the rollups
+            seats_rollup.backfill(s)  # daily seats, from the per-report seats just filled
+            user_rollup.backfill(s)  # per-user daily and monthly usage
             s.execute(text(metric_daily.BACKFILL_SQL[db.engine.dialect.name]))  # daily metric rollups
         print(f"usage rollups filled in {time.perf_counter() - t0:.0f} s")
         if args.build_only:

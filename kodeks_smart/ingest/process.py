@@ -1,9 +1,10 @@
 """Processing one claimed upload: read the raw file, parse it, write the records, close the claim.
 
-1. Load the upload row and what it needs (client, installations) in a short read.
+1. Load the upload row and, for a sysinfo report, which of its events earlier reports already stored
+   (`coverage_windows`) in one short read.
 2. Read and parse the raw file outside any transaction (parsing a big report must not hold SQLite's
-   write lock); a sysinfo report is told which of its events earlier reports already stored, so the
-   month of history every hourly report repeats is not rebuilt (reprocessing rebuilds everything).
+   write lock); a sysinfo report is told those windows, so the month of history every hourly report
+   repeats is not rebuilt (reprocessing rebuilds everything).
    A `ParseError` — hostile, broken or empty input — becomes the upload's visible error.
 3. In one write transaction: delete the queue row (only if the claim is still ours), delete what an
    earlier processing of this upload wrote, write the new records, and set the upload's status.
@@ -82,12 +83,14 @@ def parse_upload(
     return parse_sysinfo(data, limits, skip), warnings
 
 
-def _load(ctx: IngestContext, upload_id: int) -> UploadInfo | None:
+def _load(ctx: IngestContext, claim: queue.Claim) -> tuple[UploadInfo | None, Windows | None]:
+    """The upload and, for a sysinfo report, what earlier reports of its client already stored (one
+    read transaction)."""
     with ctx.db.session() as s:
-        upload = s.get(Upload, upload_id)
+        upload = s.get(Upload, claim.upload_id)
         if upload is None:
-            return None
-        return UploadInfo(
+            return None, None
+        info = UploadInfo(
             upload.id,
             upload.dealer_id,
             upload.cabinet_id,
@@ -98,11 +101,15 @@ def _load(ctx: IngestContext, upload_id: int) -> UploadInfo | None:
             upload.received_at,
             upload.processed_count or 0,
         )
+        skip = None
+        if info.kind == "sysinfo" and claim.reason != "reprocess" and info.client_id is not None:
+            skip = coverage_windows(s, info.client_id, info.received_at)
+        return info, skip
 
 
 def process_claim(ctx: IngestContext, claim: queue.Claim) -> str:
     """Process one claimed upload; returns the outcome: done, failed, retry, lost or gone."""
-    info = _load(ctx, claim.upload_id)
+    info, skip = _load(ctx, claim)
     if info is None:
         return "gone"  # the upload was deleted, and its queue row with it
     if info.client_id is None or info.cabinet_id is None:
@@ -128,10 +135,6 @@ def process_claim(ctx: IngestContext, claim: queue.Claim) -> str:
             ParseError("raw-missing", "Исходный файл больше не хранится", "the raw file is no longer kept"),
         )
     rebuild = claim.reason == "reprocess"
-    skip = None
-    if info.kind == "sysinfo" and not rebuild:
-        with ctx.db.session() as s:
-            skip = coverage_windows(s, info.client_id, info.received_at)
     try:
         parsed, warnings = parse_upload(data, info.kind, info.fmt, ctx.limits, skip)
     except ParseError as exc:
@@ -206,7 +209,7 @@ def _write(s: Session, info: UploadInfo, parsed: Parsed, rebuild: bool) -> Writt
         written = write_metrics(s, target, parsed)
     else:
         target = _target(s, info, parsed.regnum)
-        written = write_sysinfo(s, target, parsed, rebuild)
+        written = write_sysinfo(s, target, parsed, rebuild, fresh=not rebuild and not info.processed_count)
     written.stats["installation_id"] = target.installation_id
     return written
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Column, Date, Table, delete, select, update
 
-from kodeks_smart.ingest import usage_rollup
+from kodeks_smart.ingest import seats_rollup, usage_rollup, user_rollup
 from kodeks_smart.ingest.context import IngestContext
 from kodeks_smart.ingest.spool import sweep_temp
 from kodeks_smart.ingest.writers import table_of
@@ -187,6 +187,8 @@ def run_retention(ctx: IngestContext, now: datetime | None = None, batch: int = 
         report.deleted[table.name] = _delete_older_per_client(ctx, table, col, limit, batch)
     report.deleted["uploads"] = _delete_uploads(ctx, cutoff, min(batch, UPLOAD_BATCH))
     report.deleted.update(usage_rollup.prune(ctx.db, cutoff))
+    report.deleted.update(seats_rollup.prune(ctx.db, cutoff))
+    report.deleted.update(user_rollup.prune(ctx.db, cutoff))
     report.raw_files = _expire_raw(ctx, now - timedelta(days=ctx.raw_retention_days), batch)
     report.temp_files = sweep_temp(ctx.data_dir)
     if any(report.deleted.values()) or report.raw_files:

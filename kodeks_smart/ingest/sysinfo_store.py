@@ -22,12 +22,11 @@ from typing import Any
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
-from kodeks_smart.ingest import usage_rollup
+from kodeks_smart.ingest import seats_rollup, usage_rollup, user_rollup
 from kodeks_smart.ingest.metrics_store import Written
 from kodeks_smart.ingest.writers import (
     Batch,
     Target,
-    chunks,
     columns_except,
     fit,
     table_of,
@@ -55,6 +54,9 @@ from kodeks_smart.store.ingest_models import (
 from kodeks_smart.store.models import Installation
 
 DEFAULT_OFFSET_MINUTES = 180
+#: First key of the per-client advisory lock of sysinfo writes on PostgreSQL (the two-key space, apart from
+#: the one-key locks of migrations and jobs).
+CLIENT_LOCK = 5
 #: Event blocks whose container sections carry the period their log covers.
 EVENT_BLOCKS = {b.name: (b.container or b.element).rsplit("/", 1)[-1] for b in BLOCKS if b.time_field}
 
@@ -200,12 +202,21 @@ def _section_json(sections: dict[str, Section], clock: _Clock) -> dict[str, Any]
     return out
 
 
-def write_sysinfo(session: Session, target: Target, report: SysinfoReport, rebuild: bool = False) -> Written:
+def write_sysinfo(
+    session: Session, target: Target, report: SysinfoReport, rebuild: bool = False, fresh: bool = False
+) -> Written:
     """Write every block of the report; returns record counts and warnings for the upload log.
 
     ``rebuild`` (reprocessing): events already stored are rewritten from this report instead of kept.
+    ``fresh``: the upload's first processing (nothing it wrote before was deleted in this transaction),
+    so the usage rollups can change by what the report adds (`usage_rollup.add_report`).
     """
     written = Written(report_time=None, warnings=list(report.warnings))
+    if session.get_bind().dialect.name == "postgresql":
+        # Several consumers may take two reports of one client at once: their transactions go one after
+        # the other from here (the usage rollups change by what this transaction reads). SQLite's write
+        # transactions are serial anyway.
+        session.execute(select(func.pg_advisory_xact_lock(CLIENT_LOCK, target.client_id)))
     offset = _offset(session, target, report, written.warnings)
     clock = _Clock(offset)
     created = clock.utc(report.created)
@@ -407,7 +418,7 @@ def write_sysinfo(session: Session, target: Target, report: SysinfoReport, rebui
         ],
         rebuild,
     )
-    stats["usage"] = _upsert_newer(
+    usage = _upsert_newer(
         batch,
         table_of(SysinfoUsageHour),
         base,
@@ -431,39 +442,62 @@ def write_sysinfo(session: Session, target: Target, report: SysinfoReport, rebui
             if (t := clock.utc(u.start)) is not None
         ],
     )
-    stats["kassist_days"] = _upsert_newer(
-        batch,
-        table_of(SysinfoKassistDay),
-        base,
-        created,
-        ("day",),
-        [
-            {
-                "day": k.date,
-                "links_added": k.links_added,
-                "unique_links": k.unique_links,
-                "not_matched": k.not_matched,
-                "active_checked": k.active_checked,
-                "extra": k.extra,
-            }
-            for k in report.kassist
-            if k.date is not None
-        ],
+    stats["usage"] = len(usage)
+    stats["kassist_days"] = len(
+        _upsert_newer(
+            batch,
+            table_of(SysinfoKassistDay),
+            base,
+            created,
+            ("day",),
+            [
+                {
+                    "day": k.date,
+                    "links_added": k.links_added,
+                    "unique_links": k.unique_links,
+                    "not_matched": k.not_matched,
+                    "active_checked": k.active_checked,
+                    "extra": k.extra,
+                }
+                for k in report.kassist
+                if k.date is not None
+            ],
+        )
     )
     users = _user_rows(target, report, clock, created)
     users_table = table_of(SysinfoUser)
+    # A report older than the stored rows (reprocessing, a late upload) still moves the first sighting
+    # back: first_seen_at takes the earlier time whichever report is newer.
     stats["users"] = batch.write(
         users_table,
         [fit(users_table, r) for r in users],
         ("client_id", "login"),
         columns_except(users_table, "id", "client_id", "login", "first_seen_at"),
         newer="last_seen_at",
+        least=("first_seen_at",),
     )
-    batch.flush(session)
-    usage_rollup.refresh_report(
-        session, target.client_id, created, [clock.utc(x.start) for x in report.usage]
+    read = (
+        usage_rollup.report_state(session, target.client_id, created, [r["hour"] for r in usage])
+        if fresh
+        else None
     )
-    _move_first_seen(session, target.client_id, [r["login"] for r in users], created)
+    state = batch.flush(session, read)
+    rows = usage_rollup.ReportRows(
+        client_id=target.client_id,
+        created=created,
+        usage=usage,
+        dealer_id=target.dealer_id,
+        cabinet_id=target.cabinet_id,
+        installation_id=target.installation_id,
+        sessions=stats["sessions"],
+        seats=report.registration.seats if report.registration else None,
+    )
+    if read is None or not usage_rollup.add_report(session, rows, state):
+        usage_rollup.refresh_report(
+            session, target.client_id, created, [clock.utc(x.start) for x in report.usage]
+        )
+    seats_rollup.refresh_report(session, target.client_id, created)
+    user_rollup.refresh_report(session, target.client_id, [clock.utc(x.start) for x in report.usage])
     stats["missing"] = [".".join(p for p in (g.block, g.field, g.item) if p) for g in report.missing[:20]]
     stats["unknown_elements"] = report.unknown_elements
     stats["utc_offset_minutes"] = offset
@@ -570,13 +604,13 @@ def _upsert_newer(
     report_at: datetime,
     keys: Sequence[str],
     rows: list[dict[str, Any]],
-) -> int:
-    """Store rows that may still change (the hour or day in progress): the newer report wins."""
-    if not rows:
-        return 0
+) -> list[dict[str, Any]]:
+    """Store rows that may still change (the hour or day in progress): the newer report wins. Returns
+    the rows as written (one per key)."""
     values = [fit(table, {**base, **row, "report_at": report_at}) for row in _dedupe(rows, keys)]
     conflict = ("client_id", *keys)
-    return batch.write(table, values, conflict, columns_except(table, "id", *conflict), newer="report_at")
+    batch.write(table, values, conflict, columns_except(table, "id", *conflict), newer="report_at")
+    return values
 
 
 def _user_rows(
@@ -624,16 +658,3 @@ def _user_rows(
         ("login",),
     )
     return rows
-
-
-def _move_first_seen(session: Session, client_id: int, logins: list[str], created: datetime) -> None:
-    """A report older than the stored rows (reprocessing, late upload) still moves the first sighting back."""
-    table = table_of(SysinfoUser)
-    for part in chunks(logins):
-        session.execute(
-            table.update()
-            .where(
-                table.c.client_id == client_id, table.c.login.in_(list(part)), table.c.first_seen_at > created
-            )
-            .values(first_seen_at=created)
-        )

@@ -1,15 +1,25 @@
 """Keeping the usage rollups (`kodeks_smart.store.usage_rollup_models`) equal to the facts they sum.
 
-Every rollup row is a function of the facts with the same key, so the rollups are never updated
-incrementally (a newer report rewriting an hour would then be counted twice): the keys a write touched
-are deleted and recomputed from the facts with one ``INSERT … SELECT`` per table, in the same
-transaction as the write. That is the same statement the migration's backfill runs without a key filter,
-so a refreshed row and a backfilled row cannot differ.
+Every rollup row is a function of the facts with the same key. The general way to keep it so: the keys a
+write touched are deleted and recomputed from the facts with one ``INSERT … SELECT`` per table, in the
+same transaction as the write. That is the same statement the migration's backfill runs without a key
+filter, so a refreshed row and a backfilled row cannot differ.
+
+The hourly sysinfo report, the normal stream, takes a shorter way (`report_state` / `add_report`): the
+writer knows the usage rows it writes, and the same statement that writes them reads the rows they
+replace and the rollup rows of their hours, days, months and report time. The rollups then change by
+the difference: each sum by the new rows minus the replaced ones (a re-reported hour is not counted
+twice), the first/last request hours by the earlier/later of the stored and the new ones, the report's
+seats by its sessions. Whenever that would not give exactly what the re-sum gives — a replaced row that
+moves to another installation, an hour whose DB requests drop to zero (the first request of the month
+may move to another hour), a rollup row missing for facts that were there, reprocessing (rows this
+upload wrote before are deleted first) — the writer takes the general way.
 
 Who refreshes:
 
-* the sysinfo writer, after a report's rows are written: `refresh_report` (the report's usage hours,
-  its report time and the report times this upload wrote before, for reprocessing);
+* the sysinfo writer, after a report's rows are written: `add_report` for a first processing,
+  `refresh_report` otherwise or when `add_report` declines (the report's usage hours, its report time
+  and the report times this upload wrote before, for reprocessing);
 * ORM writes (tests, the simulator, hand fixes) are caught by session events (`_collect` /
   `_refresh_pending`), so a fact added with ``session.add`` is rolled up when the session commits;
 * the retention job: `prune` after the facts are deleted;
@@ -18,7 +28,9 @@ Who refreshes:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,6 +43,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     cast,
     delete,
     event,
@@ -46,6 +59,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from kodeks_smart.ingest.writers import Batch
 from kodeks_smart.store.db import Database
 from kodeks_smart.store.ingest_models import SysinfoReportRow, SysinfoSession, SysinfoUsageHour
 from kodeks_smart.store.usage_rollup_models import (
@@ -347,6 +361,305 @@ def refresh_report(
     refresh_report_times(bind, client_id, [report_at, *stale])
 
 
+# -- the sysinfo writer's short way: rollups changed by what a report changes --------------------------
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: PostgreSQL session time zones in which ``month_of`` gives the UTC month (as Python computes it here).
+_UTC_ZONES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Zulu", "Etc/Zulu"})
+_STATE_USAGE, _STATE_HOURLY, _STATE_DAILY, _STATE_FIRST, _STATE_SEATS, _STATE_ZONE = range(6)
+_VALUES = 8  # value columns of the state rows (the counters)
+
+
+def epoch_of(moment: datetime) -> int:
+    """A UTC time as integer epoch seconds, as `epoch` computes it in SQL (whole seconds, floored)."""
+    return (moment - _EPOCH) // timedelta(seconds=1)
+
+
+@functools.cache
+def _state_statement(dialect: str) -> Any:
+    """The rows `add_report` starts from, as one query: the stored usage rows at the report's hours
+    (with whether the report replaces them: the writer's ``newer`` rule), the client's hourly, daily,
+    first-request and seat rows around them, and on PostgreSQL the session's time zone."""
+    u, h, d, f, s = USAGE, HOURLY, DAILY, FIRST, SEATS
+    client = bindparam("rs_client", type_=BigInteger)
+    created = bindparam("rs_created", type_=u.c.report_at.type)
+    lo, hi, day_lo = (bindparam(n, type_=BigInteger) for n in ("rs_lo", "rs_hi", "rs_day_lo"))
+    no_int, no_str = cast(null(), BigInteger), cast(null(), String)
+
+    def part(tag: int, *columns: Any, values: Iterable[Any] = ()) -> Any:
+        names = ("id", "dealer_id", "cabinet_id", "installation_id", "at", "login", "month", "flag")
+        vals = list(values)
+        vals += [no_int] * (_VALUES - len(vals))
+        return select(
+            literal(tag, Integer).label("tag"),
+            *[c.label(n) for c, n in zip(columns, names, strict=True)],
+            *[v.label(f"v{i}") for i, v in enumerate(vals)],
+        )
+
+    parts = [
+        part(
+            _STATE_USAGE,
+            u.c.id,
+            u.c.dealer_id,
+            u.c.cabinet_id,
+            u.c.installation_id,
+            epoch(u.c.hour, dialect),
+            u.c.login,
+            month_of(u.c.hour),
+            case((u.c.report_at <= created, 1), else_=0),
+            values=[cast(u.c[n], BigInteger) for n in COUNTERS],
+        ).where(u.c.client_id == client, u.c.hour.in_(bindparam("rs_hours", expanding=True))),
+    ]
+    for tag, table, start in ((_STATE_HOURLY, h, lo), (_STATE_DAILY, d, day_lo)):
+        parts.append(
+            part(
+                tag,
+                table.c.id,
+                table.c.dealer_id,
+                table.c.cabinet_id,
+                table.c.installation_id,
+                table.c.at,
+                no_str,
+                no_str,
+                no_int,
+                values=[table.c[n] for n in COUNTERS],
+            ).where(table.c.client_id == client, table.c.at >= start, table.c.at <= hi)
+        )
+    parts.append(
+        part(
+            _STATE_FIRST,
+            f.c.id,
+            f.c.dealer_id,
+            f.c.cabinet_id,
+            f.c.installation_id,
+            no_int,
+            f.c.login,
+            cast(f.c.month, String),
+            no_int,
+            values=[f.c.first_at, f.c.last_at],
+        ).where(
+            f.c.client_id == client,
+            f.c.month >= bindparam("rs_month_lo", type_=String),
+            f.c.month <= bindparam("rs_month_hi", type_=String),
+        )
+    )
+    parts.append(
+        part(
+            _STATE_SEATS,
+            s.c.id,
+            s.c.dealer_id,
+            s.c.cabinet_id,
+            s.c.installation_id,
+            s.c.at,
+            no_str,
+            no_str,
+            no_int,
+            values=[cast(s.c.used, BigInteger), cast(s.c.seats, BigInteger)],
+        ).where(s.c.client_id == client, s.c.report_at == created)
+    )
+    if dialect == "postgresql":
+        zone = func.current_setting("TimeZone", type_=String)
+        parts.append(part(_STATE_ZONE, *([no_int] * 5), zone, no_str, no_int))
+    return union_all(*parts)
+
+
+def report_state(
+    bind: Bind, client_id: int, created: datetime, hours: Iterable[datetime]
+) -> tuple[Any, dict[str, Any]]:
+    """The query `add_report` needs, to be run as the database was before the report's rows are written
+    (`writers.Batch.flush` ``read``), for the report's usage hours."""
+    moments = sorted({h.astimezone(UTC) for h in hours})
+    params: dict[str, Any] = {"rs_client": client_id, "rs_created": created, "rs_hours": moments}
+    if moments:
+        first, last = epoch_of(moments[0]), epoch_of(moments[-1])
+        months = f"{moments[0]:%Y-%m}", f"{moments[-1]:%Y-%m}"
+    else:  # empty ranges
+        first, last, months = 1, 0, ("9", "0")
+    params.update(
+        rs_lo=first, rs_hi=last, rs_day_lo=first - first % DAY, rs_month_lo=months[0], rs_month_hi=months[1]
+    )
+    return _state_statement(_dialect(bind)), params
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRows:
+    """What the sysinfo writer writes for one report, as the rollups see it."""
+
+    client_id: int
+    created: datetime
+    #: The usage rows (as given to the upsert: one per hour and login, strings fitted).
+    usage: list[dict[str, Any]]
+    #: The key the report row and its sessions are written under.
+    dealer_id: int
+    cabinet_id: int
+    installation_id: int | None
+    sessions: int
+    seats: int | None
+
+
+class _Decline(Exception):
+    """The short way would not give what the re-sum gives: take the general way."""
+
+
+def add_report(bind: Session, rows: ReportRows, state: Iterable[Any]) -> bool:
+    """Bring the rollups up to date after a report's first processing wrote ``rows``, from ``state``
+    (`report_state`'s rows, read before the writes). False, with nothing written, when the general
+    `refresh_report` must do it instead."""
+    try:
+        writes = _report_writes(rows, list(state))
+    except _Decline:
+        return False
+    batch = Batch()
+    for table, kind, values in writes:
+        if kind == "update":
+            batch.update(table, values)
+        else:
+            batch.write(table, values)
+    batch.flush(bind)
+    return True
+
+
+_Key = tuple[Any, ...]
+
+
+def _report_writes(rows: ReportRows, state: list[Any]) -> list[tuple[Table, str, list[dict[str, Any]]]]:
+    stored: dict[int, dict[_Key, Any]] = {tag: {} for tag in range(_STATE_ZONE)}
+    for row in state:
+        if row.tag == _STATE_ZONE:
+            if row.login not in _UTC_ZONES:
+                raise _Decline
+            continue
+        if row.tag == _STATE_USAGE:
+            key: _Key = (row.at, row.login)
+        elif row.tag == _STATE_FIRST:
+            key = (row.dealer_id, row.cabinet_id, row.installation_id, row.login, row.month)
+        else:
+            key = (row.dealer_id, row.cabinet_id, row.installation_id, row.at)
+        if key in stored[row.tag]:
+            raise _Decline  # two rows for one key: not what the re-sum writes
+        stored[row.tag][key] = row
+    hours: dict[_Key, list[int]] = {}
+    days: dict[_Key, list[int]] = {}
+    had: set[_Key] = set()  # rollup keys that had facts before: their rows must be there
+    span: dict[_Key, list[int]] = {}
+    for new in rows.usage:
+        at = epoch_of(new["hour"])
+        group = (new["dealer_id"], new["cabinet_id"], new["installation_id"])
+        values = [new[n] or 0 for n in COUNTERS]
+        old = stored[_STATE_USAGE].get((at, new["login"]))
+        hour_key, day_key = (*group, at), (*group, at - at % DAY)
+        if old is not None:
+            if not old.flag:
+                continue  # the stored row is from a newer report: it stays
+            if (old.dealer_id, old.cabinet_id, old.installation_id) != group:
+                raise _Decline
+            before = [old._mapping[f"v{i}"] or 0 for i in range(len(COUNTERS))]
+            if before[0] > 0:
+                if not values[0] > 0:
+                    raise _Decline  # the month's first/last request may move elsewhere
+                had.add((*group, new["login"], f"{new['hour'].astimezone(UTC):%Y-%m}"))
+            values = [v - b for v, b in zip(values, before, strict=True)]
+            had.update((hour_key, day_key))
+        for sums, key in ((hours, hour_key), (days, day_key)):
+            total = sums.setdefault(key, [0] * len(COUNTERS))
+            for i, v in enumerate(values):
+                total[i] += v
+        if (new["db_requests"] or 0) > 0:
+            month_key = (*group, new["login"], f"{new['hour'].astimezone(UTC):%Y-%m}")
+            bounds = span.setdefault(month_key, [at, at])
+            bounds[0], bounds[1] = min(bounds[0], at), max(bounds[1], at)
+    writes = [
+        *_sum_writes(HOURLY, rows.client_id, hours, stored[_STATE_HOURLY], had),
+        *_sum_writes(DAILY, rows.client_id, days, stored[_STATE_DAILY], had),
+        *_first_writes(rows.client_id, span, stored[_STATE_FIRST], had),
+        *_seat_writes(rows, stored[_STATE_SEATS]),
+    ]
+    return writes
+
+
+def _sum_writes(
+    table: Table, client_id: int, sums: dict[_Key, list[int]], stored: dict[_Key, Any], had: set[_Key]
+) -> list[tuple[Table, str, list[dict[str, Any]]]]:
+    """The hourly or daily rows with the sums changed by ``sums``, and the new ones."""
+    updates, inserts = [], []
+    for key, delta in sums.items():
+        row = stored.get(key)
+        if row is None:
+            if key in had:
+                raise _Decline  # facts without their rollup row: let the re-sum repair it
+            dealer, cabinet, installation, at = key
+            inserts.append(
+                {
+                    "dealer_id": dealer,
+                    "cabinet_id": cabinet,
+                    "client_id": client_id,
+                    "installation_id": installation,
+                    "at": at,
+                    **dict(zip(COUNTERS, delta, strict=True)),
+                }
+            )
+        elif any(delta):
+            values = [row._mapping[f"v{i}"] + d for i, d in enumerate(delta)]
+            updates.append({"id": row.id, **dict(zip(COUNTERS, values, strict=True))})
+    return _as_writes(table, updates, inserts)
+
+
+def _first_writes(
+    client_id: int, span: dict[_Key, list[int]], stored: dict[_Key, Any], had: set[_Key]
+) -> list[tuple[Table, str, list[dict[str, Any]]]]:
+    """First/last request rows: the earlier first and the later last of the stored and the new hours."""
+    updates, inserts = [], []
+    for key, (first, last) in span.items():
+        row = stored.get(key)
+        if row is None:
+            if key in had:
+                raise _Decline
+            dealer, cabinet, installation, login, month = key
+            inserts.append(
+                {
+                    "dealer_id": dealer,
+                    "cabinet_id": cabinet,
+                    "client_id": client_id,
+                    "installation_id": installation,
+                    "login": login,
+                    "month": month,
+                    "first_at": first,
+                    "last_at": last,
+                }
+            )
+        elif first < row.v0 or last > row.v1:
+            updates.append({"id": row.id, "first_at": min(first, row.v0), "last_at": max(last, row.v1)})
+    return _as_writes(FIRST, updates, inserts)
+
+
+def _seat_writes(rows: ReportRows, stored: dict[_Key, Any]) -> list[tuple[Table, str, list[dict[str, Any]]]]:
+    """The seat row of the report's time: its sessions added, the larger reg-file seat count."""
+    at = epoch_of(rows.created)
+    row = stored.get((rows.dealer_id, rows.cabinet_id, rows.installation_id, at))
+    if row is None:
+        values = {
+            "dealer_id": rows.dealer_id,
+            "cabinet_id": rows.cabinet_id,
+            "client_id": rows.client_id,
+            "installation_id": rows.installation_id,
+            "report_at": rows.created,
+            "at": at,
+            "used": rows.sessions,
+            "seats": rows.seats,
+        }
+        return _as_writes(SEATS, [], [values])
+    seats = row.v1 if rows.seats is None else rows.seats if row.v1 is None else max(row.v1, rows.seats)
+    if rows.sessions == 0 and seats == row.v1:
+        return []
+    return _as_writes(SEATS, [{"id": row.id, "used": row.v0 + rows.sessions, "seats": seats}], [])
+
+
+def _as_writes(
+    table: Table, updates: list[dict[str, Any]], inserts: list[dict[str, Any]]
+) -> list[tuple[Table, str, list[dict[str, Any]]]]:
+    return [(table, kind, rows) for kind, rows in (("update", updates), ("insert", inserts)) if rows]
+
+
 # -- whole-table maintenance -------------------------------------------------------------------------
 
 
@@ -450,6 +763,8 @@ def _forget_pending(session: Session) -> None:
 
 
 __all__ = [
+    "ReportRows",
+    "add_report",
     "backfill",
     "epoch",
     "month_of",
@@ -457,4 +772,5 @@ __all__ = [
     "refresh_hours",
     "refresh_report",
     "refresh_report_times",
+    "report_state",
 ]

@@ -31,6 +31,7 @@ from sqlalchemy import (
     literal_column,
     select,
     text,
+    true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -114,10 +115,12 @@ def write_rows(
     update: tuple[str, ...] | None = None,
     newer: str | None = None,
     merge: str | None = None,
+    least: tuple[str, ...] = (),
 ) -> None:
     """INSERT many rows (all with the same keys), with ``ON CONFLICT (conflict)`` DO NOTHING, or DO UPDATE
     the ``update`` columns from the new row (only where the stored ``newer`` column is not later than the
-    new one); ``merge="rollup"`` adds the rows to hourly rollups instead.
+    new one; ``least`` columns take the smaller value either way: `Batch.write`); ``merge="rollup"`` adds
+    the rows to hourly rollups instead.
 
     SQLite runs in-process, so executemany is the fast way there. On PostgreSQL the rows travel as one
     JSON document, ``INSERT … SELECT … FROM json_populate_recordset(NULL::table, …)``: psycopg's
@@ -137,10 +140,12 @@ def write_rows(
         except ValueError:
             pass  # NaN or infinity: not JSON; the arrays below carry them
         else:
-            stmt = _statement("postgresql-json", table, columns, conflict, update, newer, merge)
+            stmt = _statement(
+                "postgresql-json", table, columns, conflict, update, newer, merge, "rows", least
+            )
             session.execute(stmt, {"rows": document})
             return
-    stmt = _statement(dialect, table, columns, conflict, update, newer, merge)
+    stmt = _statement(dialect, table, columns, conflict, update, newer, merge, "rows", least)
     if dialect == "postgresql":
         json_columns = {c for c in columns if isinstance(table.c[c].type, JSON)}
         for part in chunks(rows, 5000):
@@ -176,6 +181,9 @@ class _Write:
     conflict: tuple[str, ...]
     update: tuple[str, ...] | None
     newer: str | None
+    least: tuple[str, ...] = ()
+    #: "insert" (`write_rows`) or "update" (rows with ``id``: the other columns set by id).
+    kind: str = "insert"
 
 
 class Batch:
@@ -184,8 +192,10 @@ class Batch:
     carried out, each with its own ``ON CONFLICT``). A sysinfo report writes about a dozen tables; each
     statement costs a round trip, SQLAlchemy's execution overhead in the client and parse/execute
     overhead in the server, several milliseconds in all. On SQLite (in-process, no round trips) the
-    writes run one after the other. A table must appear once per batch; nothing in the batch may read what
-    another part of it writes (the parts see the database as it was before the statement).
+    writes run one after the other. A table must appear once per batch (once for inserts, once for
+    updates by id); nothing in the batch may read what another part of it writes (the parts see the
+    database as it was before the statement). `flush` can run a query in the same statement, which
+    then sees the database as it was before the writes (on SQLite it runs before them).
     """
 
     def __init__(self) -> None:
@@ -198,46 +208,123 @@ class Batch:
         conflict: tuple[str, ...] = (),
         update: tuple[str, ...] | None = None,
         newer: str | None = None,
+        least: tuple[str, ...] = (),
     ) -> int:
-        """Queue `write_rows` (without ``merge``); returns the number of rows."""
-        if rows:
-            if any(w.table is table for w in self._writes):
-                raise ValueError(f"table {table.name} twice in one batch")
-            self._writes.append(_Write(table, rows, conflict, update, newer))
-        return len(rows)
+        """Queue `write_rows` (without ``merge``); returns the number of rows.
+
+        ``least``: columns that a conflicting row takes from the new row when the new value is smaller,
+        whichever row is newer (the other ``update`` columns still follow ``newer``)."""
+        return self._add(_Write(table, rows, conflict, update, newer, least))
+
+    def update(self, table: Table, rows: Sequence[dict[str, Any]]) -> int:
+        """Queue an UPDATE of stored rows by ``id``: each row's other columns are set (all rows with
+        the same keys)."""
+        return self._add(_Write(table, rows, (), None, None, (), "update"))
+
+    def _add(self, write: _Write) -> int:
+        if write.rows:
+            if any(w.table is write.table and w.kind == write.kind for w in self._writes):
+                raise ValueError(f"table {write.table.name} twice in one batch")
+            self._writes.append(write)
+        return len(write.rows)
 
     def insert(self, table: Table, rows: Sequence[dict[str, Any]]) -> int:
         """Queue `insert_rows` (strings fitted to their columns)."""
         return self.write(table, [fit(table, r) for r in rows])
 
-    def flush(self, session: Session) -> None:
+    def flush(self, session: Session, read: tuple[Any, dict[str, Any]] | None = None) -> list[Any]:
+        """Write everything queued; ``read`` (a SELECT and its parameters) is answered as the database
+        was before these writes, and its rows returned."""
         writes, self._writes = self._writes, []
+        rows: list[Any] = []
         if session.get_bind().dialect.name != "postgresql":
+            if read is not None:
+                rows = list(session.execute(*read))
             for w in writes:
-                write_rows(session, w.table, w.rows, w.conflict, w.update, w.newer)
-            return
+                _write_one(session, w)
+            return rows
         parts: list[tuple[_Write, str]] = []
+        apart: list[_Write] = []
         for w in writes:
             try:
                 parts.append(
                     (w, json.dumps(w.rows, default=_json_value, ensure_ascii=False, allow_nan=False))
                 )
             except ValueError:  # NaN or infinity: the arrays of write_rows carry them
-                write_rows(session, w.table, w.rows, w.conflict, w.update, w.newer)
-        if parts:
-            key = tuple((w.table, tuple(w.rows[0]), w.conflict, w.update, w.newer) for w, _ in parts)
-            session.execute(_batch_statement(key), {f"rows{i}": doc for i, (_, doc) in enumerate(parts)})
+                apart.append(w)
+        if apart and read is not None:  # the query must not see those writes
+            rows = list(session.execute(*read))
+            read = None
+        for w in apart:
+            _write_one(session, w)
+        if parts or read is not None:
+            key = tuple(
+                (w.table, tuple(w.rows[0]), w.conflict, w.update, w.newer, w.least, w.kind) for w, _ in parts
+            )
+            params = {f"rows{i}": doc for i, (_, doc) in enumerate(parts)}
+            if read is None:
+                session.execute(_batch_statement(key, None), params)
+            else:
+                rows = list(session.execute(_batch_statement(key, read[0]), {**params, **read[1]}))
+        return rows
+
+
+def _write_one(session: Session, w: _Write) -> None:
+    """One queued write on its own (SQLite; PostgreSQL rows that JSON cannot carry)."""
+    if w.kind == "update":
+        _update_by_id(session, w.table, w.rows)
+    else:
+        write_rows(session, w.table, w.rows, w.conflict, w.update, w.newer, least=w.least)
+
+
+def _update_by_id(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    columns = [c for c in rows[0] if c != "id"]
+    stmt = (
+        table.update()
+        .where(table.c.id == bindparam("b_id"))
+        .values({c: bindparam(f"b_{c}") for c in columns})
+    )
+    session.connection().execute(stmt, [{f"b_{k}": v for k, v in row.items()} for row in rows])
+
+
+_BatchKey = tuple[
+    tuple[Table, tuple[str, ...], tuple[str, ...], tuple[str, ...] | None, str | None, tuple[str, ...], str],
+    ...,
+]
 
 
 @functools.cache
-def _batch_statement(
-    key: tuple[tuple[Table, tuple[str, ...], tuple[str, ...], tuple[str, ...] | None, str | None], ...],
-) -> Any:
-    ctes = [
-        _statement("postgresql-json", table, columns, conflict, update, newer, None, f"rows{i}").cte(f"w{i}")
-        for i, (table, columns, conflict, update, newer) in enumerate(key)
-    ]
-    return select(literal_column("1")).add_cte(*ctes)
+def _batch_statement(key: _BatchKey, read: Any) -> Any:
+    ctes = []
+    for i, (table, columns, conflict, update, newer, least, kind) in enumerate(key):
+        if kind == "update":
+            stmt = _json_update(table, columns, f"rows{i}")
+        else:
+            stmt = _statement(
+                "postgresql-json", table, columns, conflict, update, newer, None, f"rows{i}", least
+            )
+        ctes.append(stmt.cte(f"w{i}"))
+    return (read if read is not None else select(literal_column("1"))).add_cte(*ctes)
+
+
+def _json_source(table: Table, param: str) -> Any:
+    """``json_populate_recordset(NULL::table, :param) AS r``: JSON rows typed as the table's rows."""
+    name = ".".join(_quote(part) for part in (table.schema, table.name) if part)
+    return text(f"json_populate_recordset(NULL::{name}, CAST(:{param} AS json)) AS r").bindparams(
+        bindparam(param, type_=Text)
+    )
+
+
+def _json_update(table: Table, columns: tuple[str, ...], param: str) -> Any:
+    """PostgreSQL: UPDATE the rows of a JSON document by id (its other columns are set)."""
+    values = (
+        select(*[literal_column(f"r.{_quote(c)}").label(c) for c in columns])
+        .select_from(_json_source(table, param))
+        .subquery("v")
+    )
+    return (
+        table.update().where(table.c.id == values.c.id).values({c: values.c[c] for c in columns if c != "id"})
+    )
 
 
 @functools.cache
@@ -250,15 +337,13 @@ def _statement(
     newer: str | None,
     merge: str | None,
     param: str = "rows",
+    least: tuple[str, ...] = (),
 ) -> Any:
     stmt: Any
     if dialect == "postgresql-json":
         # The record type of the table converts every value as a stored row would (text → timestamptz,
         # date, json…); the column list keeps the database defaults of the columns not given.
-        name = ".".join(_quote(part) for part in (table.schema, table.name) if part)
-        source = text(f"json_populate_recordset(NULL::{name}, CAST(:{param} AS json)) AS r").bindparams(
-            bindparam(param, type_=Text)
-        )
+        source = _json_source(table, param)
         values: Any = select(*[literal_column(f"r.{_quote(c)}") for c in columns]).select_from(source)
         stmt = postgresql.insert(table).from_select(list(columns), values)
     elif dialect == "postgresql":
@@ -273,7 +358,7 @@ def _statement(
         stmt = sqlite.insert(table)
     if merge == "rollup":
         ex = stmt.excluded
-        least, greatest = (
+        smaller, greater = (
             (func.least, func.greatest) if dialect.startswith("postgresql") else (func.min, func.max)
         )
         return stmt.on_conflict_do_update(
@@ -281,17 +366,24 @@ def _statement(
             set_={
                 "count": table.c.count + ex.count,
                 "sum": table.c.sum + ex.sum,
-                "min": least(table.c.min, ex.min),
-                "max": greatest(table.c.max, ex.max),
+                "min": smaller(table.c.min, ex.min),
+                "max": greater(table.c.max, ex.max),
                 "last": case((ex.last_ts >= table.c.last_ts, ex.last), else_=table.c.last),
-                "last_ts": greatest(table.c.last_ts, ex.last_ts),
+                "last_ts": greater(table.c.last_ts, ex.last_ts),
             },
         )
     if not conflict:
         return stmt
     if update is None:
         return stmt.on_conflict_do_nothing(index_elements=list(conflict))
-    where = table.c[newer] <= stmt.excluded[newer] if newer else None
+    ex = stmt.excluded
+    if least:
+        # No WHERE: the ``least`` columns may change when the stored row is the newer one.
+        newest = table.c[newer] <= ex[newer] if newer else true()
+        set_ = {c: case((newest, ex[c]), else_=table.c[c]) for c in update}
+        set_.update({c: case((ex[c] < table.c[c], ex[c]), else_=table.c[c]) for c in least})
+        return stmt.on_conflict_do_update(index_elements=list(conflict), set_=set_)
+    where = table.c[newer] <= ex[newer] if newer else None
     return stmt.on_conflict_do_update(
         index_elements=list(conflict), set_={c: stmt.excluded[c] for c in update}, where=where
     )
@@ -304,6 +396,8 @@ def _quote(identifier: str) -> str:
 def _json_value(value: Any) -> Any:
     """What json.dumps cannot write itself: times (UTC, as the column type would store them) and dates."""
     if isinstance(value, datetime):
+        if value.tzinfo is UTC:  # nearly all of them: no conversion
+            return value.isoformat()
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")  # the arrays path reports it
         return value.astimezone(UTC).isoformat()

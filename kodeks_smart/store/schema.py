@@ -18,7 +18,9 @@ from kodeks_smart.store import (  # noqa: F401
     notify_models,
     probe_models,
     report_models,
+    seats_rollup_models,
     usage_rollup_models,
+    user_rollup_models,
     web_models,
 )
 
