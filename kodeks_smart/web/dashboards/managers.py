@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import heapq
 import math
 import operator
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import reduce
 from typing import Any
 
@@ -29,6 +30,7 @@ from kodeks_smart.store.ingest_models import (
     SysinfoDatabase,
     SysinfoOperUpFile,
     SysinfoRefusal,
+    SysinfoReportRow,
     SysinfoSearch,
     SysinfoSession,
     SysinfoUsageHour,
@@ -60,11 +62,16 @@ from kodeks_smart.web.dashboards.usage import (
     domain_filter,
     latest_reports,
     login_clause,
+    month_sums_and_last,
     month_to_date,
+    month_to_date_stat,
+    ranked,
     rollups_for,
+    seat_stats,
     top_user_series,
     usage_before,
     usage_points,
+    used_and_seats,
     used_licences,
 )
 from kodeks_smart.web.tables import Column
@@ -250,6 +257,14 @@ class _MonthStarts(dict[int, int]):
         return start
 
 
+class _Dates(dict[int, date]):
+    """{epoch s: its UTC date}, computed once per day (a refusal row per user and day: 13,000 at 93 days)."""
+
+    def __missing__(self, ts: int) -> date:
+        self[ts] = day = datetime.fromtimestamp(ts, UTC).date()
+        return day
+
+
 def _only(
     targets: Targets, model: Any, pairs: Sequence[tuple[int, str]], column: Any = None
 ) -> ColumnElement[bool]:
@@ -305,21 +320,27 @@ def top_users_from_rollups(
     tops: dict[str, list[tuple[int, str]]] = {}
     totals: dict[str, int] = {}
     for k, n in enumerate(names):
-        having = [(row[2 + k] or 0, row[0], row[1]) for row in peaks if (row[2 + k] or 0) > 0]
-        having.sort(key=lambda r: (-r[0], r[1], r[2]))
-        tops[n] = [(inst, login) for _, inst, login in having[:limit]]
+        # (−peak, inst, login) tuples compared in C; the `limit` smallest are `sorted(having)[:limit]`.
+        having = [(-(row[2 + k] or 0), row[0], row[1]) for row in peaks if (row[2 + k] or 0) > 0]
+        tops[n] = [(inst, login) for _, inst, login in heapq.nsmallest(limit, having)]
         totals[n] = len(having)
     active = {(row[0], row[1]) for row in peaks}
     wanted = sorted({pair for pairs in tops.values() for pair in pairs})
     if not wanted:
         return {n: ([], 0) for n in names}, active
-    rows = _user_points(view, targets, where, wanted)
     by_target = targets.by_id
+    # The rows of each user once (not a pass over all rows per chart), taken in (inst, login) order: the
+    # order the grouped query returns them in, which names that compare equal keep.
+    by_pair: dict[tuple[int, str], list[Any]] = {}
+    for r in _user_points(view, targets, where, wanted):
+        by_pair.setdefault((r[0], r[1]), []).append(r)
     out: dict[str, tuple[list[Series], int]] = {}
     for k, n in enumerate(names):
-        chosen = set(tops[n])
         picked = [
-            ((r[0], r[1]), r[2], r[3 + k]) for r in rows if (r[0], r[1]) in chosen and r[0] in by_target
+            (pair, r[2], r[3 + k])
+            for pair in sorted(tops[n])
+            if pair[0] in by_target
+            for r in by_pair.get(pair, ())
         ]
         out[n] = (points_by(picked, lambda key: f"{by_target[key[0]].host}: {key[1]}"), totals[n])
     return out, active
@@ -357,6 +378,203 @@ def _user_points(view: View, targets: Targets, where: UserWhere, wanted: list[tu
         sums.append(expr)
     stmt = select(part.c.inst, part.c.login, point, *sums).group_by(part.c.inst, part.c.login, point)
     return list(view.db.execute(stmt))
+
+
+ACTIVITY_CHART: tuple[str, dict[str, Any]] = (
+    "Активность пользователей в текущем месяце",
+    {
+        "log": True,
+        "legend": ("last",),
+        "rank_by": "last",
+        "bands": [(0, formulas.ACTIVITY_LOW, "crit"), (formulas.ACTIVITY_LOW, 1e9, "ok")],
+    },
+)
+INVOLVEMENT_CHART: tuple[str, dict[str, Any]] = (
+    "Процент реальной вовлечённости в текущем месяце",
+    {
+        "unit": "%",
+        "legend": ("max", "last"),
+        "rank_by": "last",
+        "bands": [(0, 60, "crit"), (60, 80, "warn"), (80, 150, "ok"), (150, 1e6, "crit")],
+    },
+)
+USED_CHART: tuple[str, dict[str, Any]] = (
+    "Максимальное число занятых лицензий на инсталляции",
+    {"legend": ("min", "max", "last")},
+)
+
+
+def _first_requests(view: View, targets: Targets, where: UserWhere, rollups: bool) -> dict[int, list[float]]:
+    """{installation: the epoch seconds of each user's first DB request of a month, sorted}, for the
+    months from the range's first one to its end."""
+    names = targets.by_id
+    h = SysinfoUsageHour
+    first_month = view.time.start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    if rollups:
+        f = UsageFirstRequest
+        first_rows: Any = view.db.execute(
+            select(f.installation_id, f.login, f.first_at).where(
+                view.tenant.scope.condition(f),
+                targets.narrow(f),
+                f.month >= f"{first_month:%Y-%m}",
+                f.first_at < math.ceil(view.time.end.timestamp()),
+            )
+        )
+    else:
+        first_rows = (
+            (inst, login, first.timestamp() if first is not None else None)
+            for inst, login, first in view.db.execute(
+                select(h.installation_id, h.login, func.min(h.hour))
+                .where(
+                    view.tenant.scope.condition(h),
+                    h.hour >= first_month,
+                    h.hour < view.time.end,
+                    targets.narrow(h),
+                    h.db_requests > 0,
+                    *where(h),
+                )
+                .group_by(h.installation_id, h.login, func.substr(cast(h.hour, String), 1, 7))
+            )
+        )
+    firsts: dict[int, list[float]] = {}
+    for inst, _login, first in first_rows:
+        if inst in names and first is not None:
+            firsts.setdefault(inst, []).append(float(first))
+    for starts in firsts.values():
+        starts.sort()
+    return firsts
+
+
+def _by_name(name: str, spec: tuple[str, dict[str, Any]], series: list[Series]) -> Chart:
+    """A chart of all its series, in name order (`Chart` ranks and cuts them itself)."""
+    title, options = spec
+    return Chart(name, title, series=sorted(series, key=lambda x: x.name.casefold()), **options)
+
+
+def _usage_charts(
+    view: View,
+    targets: Targets,
+    where: UserWhere,
+    rollups: bool,
+    reports: dict[int, SysinfoReportRow],
+    firsts: dict[int, list[float]],
+) -> list[Chart]:
+    """«Активность пользователей в текущем месяце» (month-to-date activity per installation) and «Процент
+    реальной вовлечённости…» (users whose first request of the month lies before each activity point's
+    end × 100 / seats of the newest report).
+
+    With the rollups the installations are ranked first (`usage.month_sums_and_last`: activity by its last
+    month's sum, involvement at each installation's last point) and only the points of the shown ones are
+    read: the same series, order and «hidden» count as building all of them."""
+    names = targets.by_id
+    sums: dict[str, tuple[str, ...]] = {"activity": ACTIVITY_FIELDS}
+    h = SysinfoUsageHour
+    opening = usage_before(view, targets, sums, *where(h), rollups=rollups)["activity"]
+    step = view.time.step
+    month_of = _MonthStarts()
+    share = formulas.involvement
+
+    def host_of(inst: int) -> str:
+        return names[inst].host
+
+    def seats_of(inst: int) -> int | None:
+        report = reports.get(inst)
+        return report.seats if report is not None and report.seats else None
+
+    def activity(inst: int, pts: list[tuple[int, float]]) -> Series:
+        return Series(host_of(inst), month_to_date(pts, opening.get(inst, 0.0)))
+
+    def involvement(inst: int, stamps: list[int], seats: int) -> Series:
+        starts = firsts.get(inst, [])
+        # Users whose first request of the month lies in [month start, point end): one comprehension per
+        # installation (68,000 points at 30 days).
+        pts: list[tuple[int, float | None]] = [
+            (ts, share(bisect_left(starts, ts + step) - bisect_left(starts, month_of[ts]), seats))
+            for ts in stamps
+        ]
+        return Series(host_of(inst), pts)
+
+    if not rollups:
+        usage = usage_points(view, targets, sums, *where(h), rollups=rollups)["activity"]
+        shown = [i for i in usage if i in names]
+        return [
+            _by_name("activity", ACTIVITY_CHART, [activity(i, usage[i]) for i in shown]),
+            _by_name(
+                "involvement",
+                INVOLVEMENT_CHART,
+                [involvement(i, [ts for ts, _ in usage[i]], s) for i in shown if (s := seats_of(i))],
+            ),
+        ]
+    act_rank, inv_rank = _usage_ranks(view, targets, sums, opening, seats_of, involvement)
+    top_act, top_inv = ranked(act_rank, host_of)[:MAX_SERIES], ranked(inv_rank, host_of)[:MAX_SERIES]
+    pick = {"activity": {*top_act, *top_inv}}
+    usage = usage_points(view, targets, sums, rollups=True, pick=pick)["activity"]
+
+    def inv_series(inst: int) -> Series:
+        return involvement(inst, [ts for ts, _ in usage.get(inst, [])], seats_of(inst) or 0)
+
+    charts: list[Chart] = []
+    for name, spec, rank, top, make in (
+        ("activity", ACTIVITY_CHART, act_rank, top_act, lambda i: activity(i, usage.get(i, []))),
+        ("involvement", INVOLVEMENT_CHART, inv_rank, top_inv, inv_series),
+    ):
+        if len(rank) <= MAX_SERIES:
+            charts.append(_by_name(name, spec, [make(i) for i in sorted(rank)]))
+        else:
+            title, options = spec
+            charts.append(TopChart(name, title, series=[make(i) for i in top], total=len(rank), **options))
+    return charts
+
+
+def _usage_ranks(
+    view: View,
+    targets: Targets,
+    sums: dict[str, tuple[str, ...]],
+    opening: dict[int, float],
+    seats_of: Callable[[int], int | None],
+    involvement: Callable[[int, list[int], int], Series],
+) -> tuple[dict[int, float], dict[int, float]]:
+    """({installation: its activity chart's last value}, {installation: its involvement chart's last
+    value}) from the rollups' per-month sums and last points (`usage.month_sums_and_last`): the stats
+    `Chart` ranks those series by («last»: the running sum of the last month, the share at the last point)."""
+    names = targets.by_id
+    months, last = month_sums_and_last(view, targets, sums)
+    act = {
+        inst: month_to_date_stat(totals, opening.get(inst, 0.0), "last")
+        for inst, totals in months["activity"].items()
+        if inst in names
+    }
+    inv: dict[int, float] = {}
+    for inst, ts in last.items():
+        if inst in names and (seats := seats_of(inst)):
+            inv[inst] = involvement(inst, [ts], seats).points[-1][1] or 0.0
+    return act, inv
+
+
+def _used_chart(view: View, targets: Targets, domain: Any, logins: Any, rollups: bool) -> Chart:
+    """«Максимальное число занятых лицензий на инсталляции»: occupied seats per installation and point.
+    With the rollups and more installations than shown, ranked by their largest occupied seats over the
+    range (`usage.seat_stats`, the stat the chart ranks by) and the points read for the shown ones only."""
+    names = targets.by_id
+
+    def host_of(inst: int) -> str:
+        return names[inst].host
+
+    if rollups:
+        used_max = {i: v[0] for i, v in seat_stats(view, targets).items() if i in names and v[0] is not None}
+        if len(used_max) > MAX_SERIES:
+            top = ranked(used_max, host_of)[:MAX_SERIES]
+            used, _ = used_and_seats(view, targets, rollups=True, only=top)
+            title, options = USED_CHART
+            series = [Series(host_of(i), used.get(i, [])) for i in top]
+            return TopChart("max-used", title, series=series, total=len(used_max), **options)
+    s = SysinfoSession
+    used_all = used_licences(
+        view, targets, domain_clause(domain, s), login_clause(logins, s.login), rollups=rollups
+    )
+    return _by_name(
+        "max-used", USED_CHART, [Series(host_of(i), p) for i, p in used_all.items() if i in names]
+    )
 
 
 @dashboard(
@@ -513,77 +731,16 @@ def managers(view: View) -> list[Panel]:
     if operup_total is not None:  # in the order the chart shows them (largest last age first)
         operup.sort(key=lambda x: -(x.stats()["last"] or 0))
 
-    # Month-to-date activity per installation, from the hourly usage (its rollups without user filters).
+    # Month-to-date activity and involvement per installation, from the hourly usage (its rollups without
+    # user filters). Involvement over time: distinct users with DB requests since the month start, × 100 /
+    # seats, at each activity point.
     rollups = rollups_for(domain, logins)
-    sums = {"activity": ACTIVITY_FIELDS}
-    usage = usage_points(view, targets, sums, *users_where(SysinfoUsageHour), rollups=rollups)["activity"]
-    opening = usage_before(view, targets, sums, *users_where(SysinfoUsageHour), rollups=rollups)["activity"]
-    activity = [
-        Series(names[inst].host, month_to_date(pts, opening.get(inst, 0.0)))
-        for inst, pts in usage.items()
-        if inst in names
-    ]
+    firsts = _first_requests(view, targets, users_where, rollups)
+    usage_charts = _usage_charts(view, targets, users_where, rollups, reports, firsts)
 
-    # Involvement over time: distinct users with DB requests since the month start, × 100 / seats.
+    used_chart = _used_chart(view, targets, domain, logins, rollups)
+
     h = SysinfoUsageHour
-    first_month = view.time.start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    if rollups:
-        f = UsageFirstRequest
-        first_rows: Any = view.db.execute(
-            select(f.installation_id, f.login, f.first_at).where(
-                view.tenant.scope.condition(f),
-                targets.narrow(f),
-                f.month >= f"{first_month:%Y-%m}",
-                f.first_at < math.ceil(view.time.end.timestamp()),
-            )
-        )
-    else:
-        first_rows = (
-            (inst, login, first.timestamp() if first is not None else None)
-            for inst, login, first in view.db.execute(
-                select(h.installation_id, h.login, func.min(h.hour))
-                .where(
-                    view.tenant.scope.condition(h),
-                    h.hour >= first_month,
-                    h.hour < view.time.end,
-                    targets.narrow(h),
-                    h.db_requests > 0,
-                    *users_where(h),
-                )
-                .group_by(h.installation_id, h.login, func.substr(cast(h.hour, String), 1, 7))
-            )
-        )
-    firsts: dict[int, list[float]] = {}
-    for inst, _login, first in first_rows:
-        if inst in names and first is not None:
-            firsts.setdefault(inst, []).append(float(first))
-    involvement = []
-    step = view.time.step
-    month_of = _MonthStarts()
-    share = formulas.involvement
-    for inst, inst_points in usage.items():
-        report = reports.get(inst)
-        if inst not in names or report is None or not report.seats:
-            continue
-        starts = sorted(firsts.get(inst, []))
-        seats = report.seats
-        # Users whose first request of the month lies in [month start, point end): one comprehension per
-        # installation (68,000 points at 30 days).
-        pts: list[tuple[int, float | None]] = [
-            (ts, share(bisect_left(starts, ts + step) - bisect_left(starts, month_of[ts]), seats))
-            for ts, _ in inst_points
-        ]
-        involvement.append(Series(names[inst].host, pts))
-
-    used = used_licences(
-        view,
-        targets,
-        domain_clause(domain, SysinfoSession),
-        login_clause(logins, SysinfoSession.login),
-        rollups=rollups,
-    )
-    max_used = [Series(names[i].host, pts) for i, pts in used.items() if i in names]
-
     if usage_module.ROLLUPS:  # login and domain are per user: the per-user rollups serve those filters too
         per_user, active_in_range = top_users_from_rollups(view, targets, users_where)
     else:
@@ -608,9 +765,10 @@ def managers(view: View) -> list[Panel]:
         .where(*refusal_where, no_seats)
         .group_by(r.installation_id, r.login, day)
     )
+    date_of = _Dates()
     refusal_rows = [
         {
-            "day": datetime.fromtimestamp(int(ts), UTC).date(),
+            "day": date_of[int(ts)],
             "client": names[inst].client,
             "login": login,
             "count": int(n),
@@ -750,30 +908,8 @@ def managers(view: View) -> list[Panel]:
             rank_by="last",
             bands=[(0, 3, "ok"), (3, 10_000, "crit")],
         ),
-        Chart(
-            "activity",
-            "Активность пользователей в текущем месяце",
-            series=sorted(activity, key=lambda x: x.name.casefold()),
-            log=True,
-            legend=("last",),
-            rank_by="last",
-            bands=[(0, formulas.ACTIVITY_LOW, "crit"), (formulas.ACTIVITY_LOW, 1e9, "ok")],
-        ),
-        Chart(
-            "involvement",
-            "Процент реальной вовлечённости в текущем месяце",
-            series=sorted(involvement, key=lambda x: x.name.casefold()),
-            unit="%",
-            legend=("max", "last"),
-            rank_by="last",
-            bands=[(0, 60, "crit"), (60, 80, "warn"), (80, 150, "ok"), (150, 1e6, "crit")],
-        ),
-        Chart(
-            "max-used",
-            "Максимальное число занятых лицензий на инсталляции",
-            series=sorted(max_used, key=lambda x: x.name.casefold()),
-            legend=("min", "max", "last"),
-        ),
+        *usage_charts,
+        used_chart,
         Chart(
             "billing-docs",
             "billingDocs",

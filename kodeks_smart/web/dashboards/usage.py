@@ -309,6 +309,66 @@ def point_months(
     return out, negative
 
 
+def _month_index(view: View, at: Any) -> Any:
+    """SQL: the index of the UTC month (0 = the month before the range's first) of the chart point that a
+    rollup row at ``at`` (epoch s) falls in: compared with the month starts, no date function."""
+    step = view.time.step
+    first = view.time.start.replace(day=1, hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    bounds: list[int] = []
+    month = first.replace(day=1)
+    while month < view.time.end:
+        month = (month + timedelta(days=32)).replace(day=1)
+        bounds.append(int(month.timestamp()))
+    # A point starts before month start b exactly when its rows start before b rounded up to a point.
+    return case(*((at < _ceil(b, step), k) for k, b in enumerate(bounds)), else_=len(bounds))
+
+
+def month_sums_and_last(
+    view: View, targets: Targets, fields: Sums
+) -> tuple[dict[str, dict[int, list[float]]], dict[int, int]]:
+    """From the rollups, per name and installation, the sums of the chart points of each UTC month with
+    any (as `point_months`, but whatever their sign), and per installation the start (epoch s) of its last
+    chart point: what ranks a month-to-date chart by its «last» value (its last month's sum, plus the
+    opening when that is its first month) and a chart of per-point values by the last one.
+
+    Every chart step divides a day or is whole days, so all hours of a UTC day fall in one point's month:
+    the whole days come from the daily rollup (a row per installation and day, not per hour). Its newest
+    day tells each installation's last point only to the day: the hours from the oldest of those days on
+    (usually the last day) give the exact last hour."""
+    step = view.time.step
+    start, end = view.time.start, view.time.end
+    whole_days = DAY % step == 0 or step % DAY == 0
+    part = _rollup_parts(view, targets, fields, start, end, per_point=not whole_days)
+    index = _month_index(view, part.c.at)
+    stmt = (
+        select(part.c.inst, index, *(func.sum(part.c[n]) for n in _names(fields)), func.max(part.c.at))
+        .group_by(part.c.inst, index)
+        .order_by(part.c.inst, index)
+    )
+    out: dict[str, dict[int, list[float]]] = {n: defaultdict(list) for n in fields}
+    columns = [out[n] for n in fields]
+    newest: dict[int, int] = {}
+    for row in view.db.execute(stmt):
+        inst = row[0]
+        if inst is None:
+            continue
+        for k, series in enumerate(columns, start=2):
+            series[inst].append(float(row[k] or 0))
+        newest[inst] = int(row[-1])  # rows come in month order: the last is the newest
+    if whole_days and newest:
+        h = UsageHourRollup
+        since = max(min(newest.values()), _epoch(start))
+        hours = (
+            select(h.installation_id, func.max(h.at))
+            .where(view.tenant.scope.condition(h), targets.narrow(h), h.at >= since, h.at < _epoch(end))
+            .group_by(h.installation_id)
+        )
+        for inst, at in view.db.execute(hours):
+            if inst in newest and at is not None:
+                newest[inst] = max(newest[inst], int(at))
+    return out, {inst: at // step * step for inst, at in newest.items()}
+
+
 def month_to_date_stat(months: list[float], opening: float, stat: str) -> float:
     """The ``max`` or ``last`` of `month_to_date` of a series from its per-month sums (of non-negative
     values: else the running sum can go down and only the points tell). The opening goes to the series'
