@@ -45,6 +45,7 @@ from kodeks_smart.ingest import metric_daily, seats_rollup, usage_rollup, user_r
 from kodeks_smart.ingest.writers import labels_key
 from kodeks_smart.lib.secrets import PasswordHashing, SecretBox
 from kodeks_smart.runtime import Services
+from kodeks_smart.server import freeze_heap
 from kodeks_smart.store import admin, migrate
 from kodeks_smart.store.alert_models import AlertState
 from kodeks_smart.store.db import Database, normalize_url
@@ -755,6 +756,8 @@ def run(url: str, args: argparse.Namespace, tmp: Path, reuse: bool = False) -> i
     print(f"\n{'dashboard':<22} {'range':<8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'CPU p50':>8}")
     with TestClient(create_app(services), follow_redirects=False) as client:
         login(client)
+        if not args.no_gc_freeze:
+            freeze_heap()  # as `smart serve` does before it serves
         for slug in slugs:
             for rng in ranges:
                 preset = REGISTRY[slug].default_range if rng == "default" else rng
@@ -792,6 +795,11 @@ def main() -> int:
         help="keep the SQLite store in this file; an existing file is measured again without rebuilding",
     )
     parser.add_argument("--build-only", action="store_true", help="build the store and stop")
+    parser.add_argument(
+        "--no-gc-freeze",
+        action="store_true",
+        help="measure without `smart serve`'s gc.freeze() after start-up",
+    )
     parser.add_argument(
         "--profile", default="", help="print a cProfile of one request to this path (e.g. managers)"
     )

@@ -7,6 +7,7 @@ running jobs finish.
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 from types import FrameType
@@ -21,7 +22,17 @@ from kodeks_smart.store import admin, migrate
 log = logging.getLogger(__name__)
 
 
+def freeze_heap() -> None:
+    """Move everything alive after start-up (modules, the ORM's mappers, compiled templates, settings) out
+    of the garbage collector's reach. A dashboard request makes hundreds of thousands of objects, which
+    triggers full collections; each walked the whole start-up heap too (0.1–0.15 s per request of the
+    large dashboards). Frozen objects are still freed by reference counting."""
+    gc.collect()
+    gc.freeze()
+
+
 def run(app: FastAPI, settings: Settings) -> None:
+    freeze_heap()
     config = uvicorn.Config(
         app,
         host=settings.host,
