@@ -8,8 +8,10 @@ those rows up to date. It is the statement the backfill runs without a day filte
 
 Who refreshes:
 
-* the sysinfo writer, after the usage rollups: `refresh_report` (the report's day and the days next to
-  it, where a reprocessed upload with a corrected time zone may have left seat rows before);
+* the sysinfo writer: on a report's first processing `usage_rollup.add_report_parts` folds the day's
+  other seat rows (read before the writes) with the report's; otherwise, after the usage rollups,
+  `refresh_report` (the report's day and the days next to it, where a reprocessed upload with a
+  corrected time zone may have left seat rows before);
 * ORM writes of sessions and reports: session events (`_collect` / `_refresh_pending`), which run after
   `usage_rollup`'s (this module imports it, so its listeners are registered first);
 * the retention job: `prune` after `usage_rollup.prune`;
@@ -134,10 +136,12 @@ def _collect(session: Session, _context: Any) -> None:
 @event.listens_for(Session, "before_commit")
 def _refresh_pending(session: Session) -> None:
     """Fold the days ORM flushes of this transaction touched (after `usage_rollup` refreshed their seat
-    rows: its listener was registered first)."""
+    rows: its listener was registered first). Changes not flushed yet are flushed first: the commit's own
+    flush comes after this event."""
+    if session.new or session.dirty or session.deleted:
+        session.flush()
     if not session.info.get(_PENDING):
         return
-    session.flush()
     pending: dict[int, set[datetime]] = session.info.pop(_PENDING)
     for client_id, moments in pending.items():
         refresh_report_times(session, client_id, moments)

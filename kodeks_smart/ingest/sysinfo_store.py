@@ -477,7 +477,9 @@ def write_sysinfo(
         least=("first_seen_at",),
     )
     read = (
-        usage_rollup.report_state(session, target.client_id, created, [r["hour"] for r in usage])
+        usage_rollup.report_state(
+            session, target.client_id, created, [r["hour"] for r in usage], [r["login"] for r in usage]
+        )
         if fresh
         else None
     )
@@ -492,12 +494,17 @@ def write_sysinfo(
         sessions=stats["sessions"],
         seats=report.registration.seats if report.registration else None,
     )
-    if read is None or not usage_rollup.add_report(session, rows, state):
-        usage_rollup.refresh_report(
-            session, target.client_id, created, [clock.utc(x.start) for x in report.usage]
-        )
-    seats_rollup.refresh_report(session, target.client_id, created)
-    user_rollup.refresh_report(session, target.client_id, [clock.utc(x.start) for x in report.usage])
+    # The first processing changes every rollup by what the report adds (one statement on PostgreSQL);
+    # otherwise, or when that would not be exact, the rollups of its hours and time are re-summed.
+    added, users_added = (
+        (False, False) if read is None else usage_rollup.add_report_parts(session, rows, state)
+    )
+    hours = [clock.utc(x.start) for x in report.usage]
+    if not added:
+        usage_rollup.refresh_report(session, target.client_id, created, hours)
+        seats_rollup.refresh_report(session, target.client_id, created)
+    if not users_added:
+        user_rollup.refresh_report(session, target.client_id, hours)
     stats["missing"] = [".".join(p for p in (g.block, g.field, g.item) if p) for g in report.missing[:20]]
     stats["unknown_elements"] = report.unknown_elements
     stats["utc_offset_minutes"] = offset

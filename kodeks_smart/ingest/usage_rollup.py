@@ -17,9 +17,11 @@ upload wrote before are deleted first) — the writer takes the general way.
 
 Who refreshes:
 
-* the sysinfo writer, after a report's rows are written: `add_report` for a first processing,
-  `refresh_report` otherwise or when `add_report` declines (the report's usage hours, its report time
-  and the report times this upload wrote before, for reprocessing);
+* the sysinfo writer, after a report's rows are written: `add_report_parts` for a first processing
+  (which also changes the per-user rollups of `user_rollup` and the daily seats of `seats_rollup` by
+  difference; the per-user part may decline alone), `refresh_report` otherwise or when it declines
+  (the report's usage hours, its report time and the report times this upload wrote before, for
+  reprocessing);
 * ORM writes (tests, the simulator, hand fixes) are caught by session events (`_collect` /
   `_refresh_pending`), so a fact added with ``session.add`` is rolled up when the session commits;
 * the retention job: `prune` after the facts are deleted;
@@ -62,6 +64,7 @@ from sqlalchemy.orm import Session
 from kodeks_smart.ingest.writers import Batch
 from kodeks_smart.store.db import Database
 from kodeks_smart.store.ingest_models import SysinfoReportRow, SysinfoSession, SysinfoUsageHour
+from kodeks_smart.store.seats_rollup_models import SeatsDayRollup
 from kodeks_smart.store.usage_rollup_models import (
     COUNTERS,
     ReportSeats,
@@ -69,6 +72,8 @@ from kodeks_smart.store.usage_rollup_models import (
     UsageFirstRequest,
     UsageHourRollup,
 )
+from kodeks_smart.store.user_rollup_models import COUNTERS as USER_COUNTERS
+from kodeks_smart.store.user_rollup_models import PEAKS, UserUsageDay, UserUsageMonth
 
 HOUR = 3600
 DAY = 86400
@@ -89,6 +94,9 @@ HOURLY = table_of(UsageHourRollup)
 DAILY = table_of(UsageDayRollup)
 FIRST = table_of(UsageFirstRequest)
 SEATS = table_of(ReportSeats)
+USER_DAILY = table_of(UserUsageDay)
+USER_MONTHLY = table_of(UserUsageMonth)
+SEATS_DAILY = table_of(SeatsDayRollup)
 
 
 def _dialect(bind: Bind) -> str:
@@ -366,8 +374,20 @@ def refresh_report(
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: PostgreSQL session time zones in which ``month_of`` gives the UTC month (as Python computes it here).
 _UTC_ZONES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Zulu", "Etc/Zulu"})
-_STATE_USAGE, _STATE_HOURLY, _STATE_DAILY, _STATE_FIRST, _STATE_SEATS, _STATE_ZONE = range(6)
-_VALUES = 8  # value columns of the state rows (the counters)
+(
+    _STATE_USAGE,
+    _STATE_HOURLY,
+    _STATE_DAILY,
+    _STATE_FIRST,
+    _STATE_SEATS,
+    _STATE_USER_DAY,
+    _STATE_USER_MONTH,
+    _STATE_SEATS_DAY,
+    _STATE_SEATS_FOLD,
+    _STATE_ZONE,
+) = range(10)
+_VALUES = len(COUNTERS) + len(PEAKS)  # value columns of the state rows (the per-user counters and peaks)
+_V = 9  # the index of the first value column in a state row (after tag, the 7 key columns and flag)
 
 
 def epoch_of(moment: datetime) -> int:
@@ -376,7 +396,7 @@ def epoch_of(moment: datetime) -> int:
 
 
 @functools.cache
-def _state_statement(dialect: str) -> Any:
+def _state_statement(dialect: str, by_login: bool) -> Any:
     """The rows `add_report` starts from, as one query: the stored usage rows at the report's hours
     (with whether the report replaces them: the writer's ``newer`` rule), the client's hourly, daily,
     first-request and seat rows around them, and on PostgreSQL the session's time zone."""
@@ -385,6 +405,10 @@ def _state_statement(dialect: str) -> Any:
     created = bindparam("rs_created", type_=u.c.report_at.type)
     lo, hi, day_lo = (bindparam(n, type_=BigInteger) for n in ("rs_lo", "rs_hi", "rs_day_lo"))
     no_int, no_str = cast(null(), BigInteger), cast(null(), String)
+
+    def logins(column: Any) -> ColumnElement[bool]:
+        """With ``by_login``: only the rows of the report's users."""
+        return column.in_(bindparam("rs_logins", expanding=True)) if by_login else true()
 
     def part(tag: int, *columns: Any, values: Iterable[Any] = ()) -> Any:
         names = ("id", "dealer_id", "cabinet_id", "installation_id", "at", "login", "month", "flag")
@@ -441,6 +465,7 @@ def _state_statement(dialect: str) -> Any:
             f.c.client_id == client,
             f.c.month >= bindparam("rs_month_lo", type_=String),
             f.c.month <= bindparam("rs_month_hi", type_=String),
+            logins(f.c.login),
         )
     )
     parts.append(
@@ -457,6 +482,71 @@ def _state_statement(dialect: str) -> Any:
             values=[cast(s.c.used, BigInteger), cast(s.c.seats, BigInteger)],
         ).where(s.c.client_id == client, s.c.report_at == created)
     )
+    for tag, table in ((_STATE_USER_DAY, USER_DAILY), (_STATE_USER_MONTH, USER_MONTHLY)):
+        monthly = table is USER_MONTHLY
+        parts.append(
+            part(
+                tag,
+                table.c.id,
+                table.c.dealer_id,
+                table.c.cabinet_id,
+                table.c.installation_id,
+                no_int if monthly else table.c.at,
+                table.c.login,
+                cast(table.c.month, String) if monthly else no_str,
+                no_int,
+                values=[table.c[n] for n in (*COUNTERS, *PEAKS)],
+            ).where(
+                table.c.client_id == client,
+                *(
+                    (
+                        table.c.month >= bindparam("rs_month_lo", type_=String),
+                        table.c.month <= bindparam("rs_month_hi", type_=String),
+                    )
+                    if monthly
+                    else (table.c.at >= day_lo, table.c.at <= hi)
+                ),
+                logins(table.c.login),
+            )
+        )
+    sd = SEATS_DAILY
+    seat_day = bindparam("rs_seat_day", type_=BigInteger)
+    parts.append(
+        part(
+            _STATE_SEATS_DAY,
+            sd.c.id,
+            sd.c.dealer_id,
+            sd.c.cabinet_id,
+            sd.c.installation_id,
+            sd.c.at,
+            no_str,
+            no_str,
+            no_int,
+            values=[cast(sd.c[n], BigInteger) for n in ("used_max", "used_min", "seats_max")],
+        ).where(sd.c.client_id == client, sd.c.at == seat_day)
+    )
+    taken = cast(case((s.c.used > 0, s.c.used)), BigInteger)
+    parts.append(
+        part(
+            _STATE_SEATS_FOLD,
+            no_int,
+            s.c.dealer_id,
+            s.c.cabinet_id,
+            s.c.installation_id,
+            no_int,
+            no_str,
+            no_str,
+            cast(func.count(), BigInteger),
+            values=[func.max(taken), func.min(taken), func.max(cast(s.c.seats, BigInteger))],
+        )
+        .where(
+            s.c.client_id == client,
+            s.c.at >= seat_day,
+            s.c.at < seat_day + DAY,
+            s.c.report_at != created,
+        )
+        .group_by(s.c.dealer_id, s.c.cabinet_id, s.c.installation_id)
+    )
     if dialect == "postgresql":
         zone = func.current_setting("TimeZone", type_=String)
         parts.append(part(_STATE_ZONE, *([no_int] * 5), zone, no_str, no_int))
@@ -464,12 +554,23 @@ def _state_statement(dialect: str) -> Any:
 
 
 def report_state(
-    bind: Bind, client_id: int, created: datetime, hours: Iterable[datetime]
+    bind: Bind,
+    client_id: int,
+    created: datetime,
+    hours: Iterable[datetime],
+    logins: Iterable[str] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """The query `add_report` needs, to be run as the database was before the report's rows are written
-    (`writers.Batch.flush` ``read``), for the report's usage hours."""
+    (`writers.Batch.flush` ``read``), for the report's usage hours (and ``logins``: its rows' users, to
+    read fewer per-user rows; None: all)."""
     moments = sorted({h.astimezone(UTC) for h in hours})
-    params: dict[str, Any] = {"rs_client": client_id, "rs_created": created, "rs_hours": moments}
+    at = epoch_of(created)
+    params: dict[str, Any] = {
+        "rs_client": client_id,
+        "rs_created": created,
+        "rs_hours": moments,
+        "rs_seat_day": at - at % DAY,
+    }
     if moments:
         first, last = epoch_of(moments[0]), epoch_of(moments[-1])
         months = f"{moments[0]:%Y-%m}", f"{moments[-1]:%Y-%m}"
@@ -478,7 +579,9 @@ def report_state(
     params.update(
         rs_lo=first, rs_hi=last, rs_day_lo=first - first % DAY, rs_month_lo=months[0], rs_month_hi=months[1]
     )
-    return _state_statement(_dialect(bind)), params
+    if logins is not None:  # the per-user rows of the report's users only (else of all)
+        params["rs_logins"] = sorted(set(logins))
+    return _state_statement(_dialect(bind), logins is not None), params
 
 
 @dataclass(frozen=True, slots=True)
@@ -503,12 +606,33 @@ class _Decline(Exception):
 
 def add_report(bind: Session, rows: ReportRows, state: Iterable[Any]) -> bool:
     """Bring the rollups up to date after a report's first processing wrote ``rows``, from ``state``
-    (`report_state`'s rows, read before the writes). False, with nothing written, when the general
-    `refresh_report` must do it instead."""
+    (`report_state`'s rows, read before the writes): this module's, the per-user (`user_rollup`) and the
+    daily seats (`seats_rollup`) ones. False, with nothing written, when the general `refresh_report`s
+    must do it instead."""
     try:
-        writes = _report_writes(rows, list(state))
+        writes, user_writes = _report_writes(rows, list(state))
     except _Decline:
         return False
+    if user_writes is None:
+        return False
+    _write(bind, writes + user_writes)
+    return True
+
+
+def add_report_parts(bind: Session, rows: ReportRows, state: Iterable[Any]) -> tuple[bool, bool]:
+    """`add_report`, except that the per-user rollups may decline on their own (a replaced hour whose
+    value may have been a peak): (whether this module's and the daily seats rollups were brought up to
+    date, whether the per-user ones were). What was not must be re-summed (`refresh_report`s)."""
+    try:
+        writes, user_writes = _report_writes(rows, list(state))
+    except _Decline:
+        return False, False
+    _write(bind, writes + (user_writes or []))
+    return True, user_writes is not None
+
+
+def _write(bind: Session, writes: list[tuple[Table, str, list[dict[str, Any]]]]) -> None:
+    """The rollup writes, as one statement on PostgreSQL."""
     batch = Batch()
     for table, kind, values in writes:
         if kind == "update":
@@ -516,50 +640,66 @@ def add_report(bind: Session, rows: ReportRows, state: Iterable[Any]) -> bool:
         else:
             batch.write(table, values)
     batch.flush(bind)
-    return True
 
 
 _Key = tuple[Any, ...]
 
 
-def _report_writes(rows: ReportRows, state: list[Any]) -> list[tuple[Table, str, list[dict[str, Any]]]]:
+_Writes = list[tuple[Table, str, list[dict[str, Any]]]]
+
+
+def _report_writes(rows: ReportRows, state: list[Any]) -> tuple[_Writes, _Writes | None]:
+    """The writes of the installation and seats rollups, and of the per-user ones (None: those must be
+    re-summed). `_Decline`: all must be."""
     stored: dict[int, dict[_Key, Any]] = {tag: {} for tag in range(_STATE_ZONE)}
     for row in state:
-        if row.tag == _STATE_ZONE:
-            if row.login not in _UTC_ZONES:
+        tag, _, dealer, cabinet, installation, at, login, month = row[:8]
+        if tag == _STATE_ZONE:
+            if login not in _UTC_ZONES:
                 raise _Decline
             continue
-        if row.tag == _STATE_USAGE:
-            key: _Key = (row.at, row.login)
-        elif row.tag == _STATE_FIRST:
-            key = (row.dealer_id, row.cabinet_id, row.installation_id, row.login, row.month)
+        if tag == _STATE_USAGE:
+            key: _Key = (at, login)
+        elif tag in (_STATE_FIRST, _STATE_USER_MONTH):
+            key = (dealer, cabinet, installation, login, month)
+        elif tag == _STATE_USER_DAY:
+            key = (dealer, cabinet, installation, login, at)
+        elif tag == _STATE_SEATS_FOLD:
+            key = (dealer, cabinet, installation)
         else:
-            key = (row.dealer_id, row.cabinet_id, row.installation_id, row.at)
-        if key in stored[row.tag]:
+            key = (dealer, cabinet, installation, at)
+        by_key = stored[tag]
+        if key in by_key:
             raise _Decline  # two rows for one key: not what the re-sum writes
-        stored[row.tag][key] = row
+        by_key[key] = row
     hours: dict[_Key, list[int]] = {}
     days: dict[_Key, list[int]] = {}
     had: set[_Key] = set()  # rollup keys that had facts before: their rows must be there
     span: dict[_Key, list[int]] = {}
+    users = _UserSums()
     for new in rows.usage:
         at = epoch_of(new["hour"])
         group = (new["dealer_id"], new["cabinet_id"], new["installation_id"])
         values = [new[n] or 0 for n in COUNTERS]
         old = stored[_STATE_USAGE].get((at, new["login"]))
         hour_key, day_key = (*group, at), (*group, at - at % DAY)
+        month = f"{new['hour'].astimezone(UTC):%Y-%m}"
+        user_keys = ((*group, new["login"], at - at % DAY), (*group, new["login"], month))
+        before: list[int] | None = None
         if old is not None:
             if not old.flag:
                 continue  # the stored row is from a newer report: it stays
             if (old.dealer_id, old.cabinet_id, old.installation_id) != group:
                 raise _Decline
-            before = [old._mapping[f"v{i}"] or 0 for i in range(len(COUNTERS))]
+            before = [v or 0 for v in old[_V : _V + len(COUNTERS)]]
             if before[0] > 0:
                 if not values[0] > 0:
                     raise _Decline  # the month's first/last request may move elsewhere
-                had.add((*group, new["login"], f"{new['hour'].astimezone(UTC):%Y-%m}"))
+                had.add((*group, new["login"], month))
+            had.update((hour_key, day_key, *user_keys))
+        users.add(user_keys, values, before)
+        if before is not None:
             values = [v - b for v, b in zip(values, before, strict=True)]
-            had.update((hour_key, day_key))
         for sums, key in ((hours, hour_key), (days, day_key)):
             total = sums.setdefault(key, [0] * len(COUNTERS))
             for i, v in enumerate(values):
@@ -572,9 +712,88 @@ def _report_writes(rows: ReportRows, state: list[Any]) -> list[tuple[Table, str,
         *_sum_writes(HOURLY, rows.client_id, hours, stored[_STATE_HOURLY], had),
         *_sum_writes(DAILY, rows.client_id, days, stored[_STATE_DAILY], had),
         *_first_writes(rows.client_id, span, stored[_STATE_FIRST], had),
-        *_seat_writes(rows, stored[_STATE_SEATS]),
+        *_seat_writes(rows, stored[_STATE_SEATS], stored[_STATE_SEATS_FOLD], stored[_STATE_SEATS_DAY]),
     ]
-    return writes
+    try:
+        user_writes: _Writes | None = [
+            *users.writes(USER_DAILY, 0, rows.client_id, stored[_STATE_USER_DAY], had),
+            *users.writes(USER_MONTHLY, 1, rows.client_id, stored[_STATE_USER_MONTH], had),
+        ]
+    except _Decline:
+        user_writes = None
+    return writes, user_writes
+
+
+#: For each peak column, the indexes in ``COUNTERS`` of the counters it sums.
+_PEAK_PARTS = [[COUNTERS.index(n) for n in fields] for fields in PEAKS.values()]
+assert COUNTERS == USER_COUNTERS  # the usage state rows carry both tables' counters
+
+
+def _peaks(values: list[int]) -> list[int]:
+    """A usage row's peak expressions (`user_rollup`'s, NULL counting as 0) from its counters."""
+    return [sum(values[i] for i in parts) for parts in _PEAK_PARTS]
+
+
+class _UserSums:
+    """What a report's usage rows change in the per-user daily and monthly rows (`user_rollup`): the
+    counters by the new rows minus the replaced ones, the peaks to the larger of the stored and the new
+    hourly values. A replaced hour whose value goes down may have been the peak: those values are kept,
+    and the row is re-summed (`_Decline`) if the stored peak is not above them."""
+
+    def __init__(self) -> None:
+        #: [day or month][user key] -> [counter deltas, new peaks, replaced peak values that went down]
+        self.rows: tuple[dict[_Key, list[list[Any]]], dict[_Key, list[list[Any]]]] = ({}, {})
+
+    def add(self, keys: tuple[_Key, _Key], values: list[int], before: list[int] | None) -> None:
+        new_peaks = _peaks(values)
+        old_peaks = _peaks(before) if before is not None else None
+        for rows, key in zip(self.rows, keys, strict=True):
+            row = rows.get(key)
+            if row is None:
+                row = rows[key] = [[0] * len(values), list(new_peaks), [None] * len(new_peaks)]
+            sums, peaks, lowered = row
+            for i, v in enumerate(values):
+                sums[i] += v - (before[i] if before is not None else 0)
+            for i, p in enumerate(new_peaks):
+                peaks[i] = max(peaks[i], p)
+                if old_peaks is not None and old_peaks[i] > p:
+                    lowered[i] = _fold(max, lowered[i], old_peaks[i])
+
+    def writes(
+        self, table: Table, which: int, client_id: int, stored: dict[_Key, Any], had: set[_Key]
+    ) -> list[tuple[Table, str, list[dict[str, Any]]]]:
+        """The daily (``which`` 0) or monthly (1) rows changed, and the new ones."""
+        names = (*COUNTERS, *PEAKS)
+        period = "at" if which == 0 else "month"
+        updates, inserts = [], []
+        for key, (sums, peaks, lowered) in self.rows[which].items():
+            row = stored.get(key)
+            if row is None:
+                if key in had:
+                    raise _Decline  # facts without their rollup row: let the re-sum repair it
+                dealer, cabinet, installation, login, at = key
+                values = dict(zip(names, [*sums, *peaks], strict=True))
+                inserts.append(
+                    {
+                        "dealer_id": dealer,
+                        "cabinet_id": cabinet,
+                        "client_id": client_id,
+                        "installation_id": installation,
+                        "login": login,
+                        period: at,
+                        **values,
+                    }
+                )
+                continue
+            stored_values = list(row[_V : _V + len(names)])
+            old_sums, old_peaks = stored_values[: len(sums)], stored_values[len(sums) :]
+            if any(low is not None and low >= old for low, old in zip(lowered, old_peaks, strict=True)):
+                raise _Decline  # the peak may have been the replaced value
+            new_values = [*(o + d for o, d in zip(old_sums, sums, strict=True))]
+            new_values += [max(o, p) for o, p in zip(old_peaks, peaks, strict=True)]
+            if new_values != stored_values:
+                updates.append({"id": row.id, **dict(zip(names, new_values, strict=True))})
+        return _as_writes(table, updates, inserts)
 
 
 def _sum_writes(
@@ -599,7 +818,7 @@ def _sum_writes(
                 }
             )
         elif any(delta):
-            values = [row._mapping[f"v{i}"] + d for i, d in enumerate(delta)]
+            values = [v + d for v, d in zip(row[_V : _V + len(delta)], delta, strict=True)]
             updates.append({"id": row.id, **dict(zip(COUNTERS, values, strict=True))})
     return _as_writes(table, updates, inserts)
 
@@ -632,11 +851,18 @@ def _first_writes(
     return _as_writes(FIRST, updates, inserts)
 
 
-def _seat_writes(rows: ReportRows, stored: dict[_Key, Any]) -> list[tuple[Table, str, list[dict[str, Any]]]]:
-    """The seat row of the report's time: its sessions added, the larger reg-file seat count."""
+def _seat_writes(
+    rows: ReportRows, stored: dict[_Key, Any], fold: dict[_Key, Any], days: dict[_Key, Any]
+) -> list[tuple[Table, str, list[dict[str, Any]]]]:
+    """The seat row of the report's time: its sessions added, the larger reg-file seat count; and the
+    daily seats row (`seats_rollup`) of its day: the day's other seat rows (``fold``, as read before the
+    writes) folded with that one."""
     at = epoch_of(rows.created)
-    row = stored.get((rows.dealer_id, rows.cabinet_id, rows.installation_id, at))
+    group = (rows.dealer_id, rows.cabinet_id, rows.installation_id)
+    row = stored.get((*group, at))
+    writes = []
     if row is None:
+        used, seats = rows.sessions, rows.seats
         values = {
             "dealer_id": rows.dealer_id,
             "cabinet_id": rows.cabinet_id,
@@ -644,14 +870,53 @@ def _seat_writes(rows: ReportRows, stored: dict[_Key, Any]) -> list[tuple[Table,
             "installation_id": rows.installation_id,
             "report_at": rows.created,
             "at": at,
-            "used": rows.sessions,
-            "seats": rows.seats,
+            "used": used,
+            "seats": seats,
         }
-        return _as_writes(SEATS, [], [values])
-    seats = row.v1 if rows.seats is None else rows.seats if row.v1 is None else max(row.v1, rows.seats)
-    if rows.sessions == 0 and seats == row.v1:
+        writes = _as_writes(SEATS, [], [values])
+    else:
+        used = row.v0 + rows.sessions
+        seats = row.v1 if rows.seats is None else rows.seats if row.v1 is None else max(row.v1, rows.seats)
+        if rows.sessions != 0 or seats != row.v1:
+            writes = _as_writes(SEATS, [{"id": row.id, "used": used, "seats": seats}], [])
+    return writes + _seat_day_writes(
+        rows, at - at % DAY, fold.get(group), days.get((*group, at - at % DAY)), used, seats
+    )
+
+
+def _seat_day_writes(
+    rows: ReportRows, day: int, others: Any, stored: Any, used: int | None, seats: int | None
+) -> list[tuple[Table, str, list[dict[str, Any]]]]:
+    """The daily seats row of the report's installation and day: as `seats_rollup` folds the seat rows."""
+    taken = used if used is not None and used > 0 else None
+    folded = [
+        _fold(max, others.v0 if others is not None else None, taken),
+        _fold(min, others.v1 if others is not None else None, taken),
+        _fold(max, others.v2 if others is not None else None, seats),
+    ]
+    names = ("used_max", "used_min", "seats_max")
+    if stored is None:
+        if others is not None:
+            raise _Decline  # seat rows without their day row: let the re-fold repair it
+        values = {
+            "dealer_id": rows.dealer_id,
+            "cabinet_id": rows.cabinet_id,
+            "client_id": rows.client_id,
+            "installation_id": rows.installation_id,
+            "at": day,
+            **dict(zip(names, folded, strict=True)),
+        }
+        return _as_writes(SEATS_DAILY, [], [values])
+    if folded == [stored.v0, stored.v1, stored.v2]:
         return []
-    return _as_writes(SEATS, [{"id": row.id, "used": row.v0 + rows.sessions, "seats": seats}], [])
+    return _as_writes(SEATS_DAILY, [{"id": stored.id, **dict(zip(names, folded, strict=True))}], [])
+
+
+def _fold(pick: Any, a: int | None, b: int | None) -> int | None:
+    """``pick`` (max or min) of two values, ignoring NULLs, as the SQL aggregate does."""
+    if a is None:
+        return b
+    return a if b is None else int(pick(a, b))
 
 
 def _as_writes(
@@ -745,10 +1010,14 @@ def _collect(session: Session, _context: Any) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _refresh_pending(session: Session) -> None:
-    """Roll up what ORM flushes of this transaction changed, before it commits."""
+    """Roll up what ORM flushes of this transaction changed, before it commits.
+
+    Changes not flushed yet are flushed first (their keys are collected then): the commit's own flush
+    comes after this event."""
+    if session.new or session.dirty or session.deleted:
+        session.flush()
     if not session.info.get(_PENDING):
         return
-    session.flush()
     pending: dict[tuple[str, int], set[datetime]] = session.info.pop(_PENDING)
     for (kind, client_id), moments in pending.items():
         if kind == "hours":
@@ -765,6 +1034,7 @@ def _forget_pending(session: Session) -> None:
 __all__ = [
     "ReportRows",
     "add_report",
+    "add_report_parts",
     "backfill",
     "epoch",
     "month_of",

@@ -9,7 +9,10 @@ backfilled row cannot differ.
 
 Who refreshes:
 
-* the sysinfo writer, after a report's usage rows are written: `refresh_report`;
+* the sysinfo writer: on a report's first processing `usage_rollup.add_report_parts` changes the rows by
+  difference (sums by the new rows minus the replaced ones, peaks the larger of the stored and the new
+  hourly values); otherwise, or when that is not exact (a replaced hour that may have been a peak goes
+  down, a row missing, …), `refresh_report` after the report's usage rows are written;
 * ORM writes of `SysinfoUsageHour` (tests, the simulator, hand fixes): session events, at commit;
 * the retention job: `prune` after the facts are deleted;
 * migration 0016 and ``bench/web.py``: `backfill`.
