@@ -24,9 +24,10 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, delete, event, func, insert, inspect, select
+from sqlalchemy import ColumnElement, case, delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from kodeks_smart.ingest import rollup_hooks
 from kodeks_smart.ingest.usage_rollup import SEATS, SEATS_SLACK, STALE_WINDOW, Bind, table_of
 from kodeks_smart.store.db import Database
 from kodeks_smart.store.ingest_models import SysinfoReportRow, SysinfoSession
@@ -105,51 +106,27 @@ def prune(db: Database, cutoff: datetime) -> dict[str, int]:
     return {DAILY.name: deleted}
 
 
-# -- ORM writes --------------------------------------------------------------------------------------
-
-_PENDING = "seats_rollup_pending"
+# -- ORM writes (kodeks_smart.ingest.rollup_hooks) ---------------------------------------------------
 
 
-def _values(obj: Any, name: str) -> list[Any]:
-    """The attribute's current value and, for a changed object, the value it had before."""
-    history = inspect(obj).attrs[name].history
-    return [v for v in (getattr(obj, name), *history.deleted) if v is not None]
+def _orm_keys(obj: Any) -> list[tuple[int, list[datetime]]]:
+    """The clients and report times of flushed sessions and reports."""
+    if isinstance(obj, SysinfoSession):
+        name = "report_at"
+    elif isinstance(obj, SysinfoReportRow):
+        name = "created_at"
+    else:
+        return []
+    moments = rollup_hooks.values(obj, name)
+    return [(client_id, moments) for client_id in rollup_hooks.values(obj, "client_id")]
 
 
-@event.listens_for(Session, "after_flush")
-def _collect(session: Session, _context: Any) -> None:
-    """Note the (client, report time) keys of flushed sessions and reports."""
-    pending: dict[int, set[datetime]] | None = None
-    for obj in (*session.new, *session.dirty, *session.deleted):
-        if isinstance(obj, SysinfoSession):
-            name = "report_at"
-        elif isinstance(obj, SysinfoReportRow):
-            name = "created_at"
-        else:
-            continue
-        if pending is None:
-            pending = session.info.setdefault(_PENDING, {})
-        for client_id in _values(obj, "client_id"):
-            pending.setdefault(client_id, set()).update(_values(obj, name))
+def _orm_refresh(session: Session, client_id: int, moments: set[Any]) -> None:
+    refresh_report_times(session, client_id, moments)
 
 
-@event.listens_for(Session, "before_commit")
-def _refresh_pending(session: Session) -> None:
-    """Fold the days ORM flushes of this transaction touched (after `usage_rollup` refreshed their seat
-    rows: its listener was registered first). Changes not flushed yet are flushed first: the commit's own
-    flush comes after this event."""
-    if session.new or session.dirty or session.deleted:
-        session.flush()
-    if not session.info.get(_PENDING):
-        return
-    pending: dict[int, set[datetime]] = session.info.pop(_PENDING)
-    for client_id, moments in pending.items():
-        refresh_report_times(session, client_id, moments)
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_pending(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+# After the usage rollups (order 0): the days are folded from the per-report seat rows they refresh.
+rollup_hooks.register("seats", 1, _orm_keys, _orm_refresh)
 
 
 __all__ = ["backfill", "prune", "refresh_days", "refresh_report", "refresh_report_times"]

@@ -48,10 +48,8 @@ from sqlalchemy import (
     case,
     cast,
     delete,
-    event,
     func,
     insert,
-    inspect,
     literal,
     null,
     select,
@@ -61,6 +59,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from kodeks_smart.ingest import rollup_hooks
 from kodeks_smart.ingest.writers import Batch
 from kodeks_smart.store.db import Database
 from kodeks_smart.store.ingest_models import SysinfoReportRow, SysinfoSession, SysinfoUsageHour
@@ -976,59 +975,32 @@ def _prune(bind: Bind, cutoff: datetime) -> dict[str, int]:
     return deleted
 
 
-# -- ORM writes --------------------------------------------------------------------------------------
-
-_PENDING = "usage_rollup_pending"
+# -- ORM writes (kodeks_smart.ingest.rollup_hooks) ---------------------------------------------------
 
 
-def _values(obj: Any, name: str) -> list[Any]:
-    """The attribute's current value and, for a changed object, the value it had before."""
-    history = inspect(obj).attrs[name].history
-    return [v for v in (getattr(obj, name), *history.deleted) if v is not None]
+def _orm_keys(obj: Any) -> list[tuple[tuple[str, int], list[datetime]]]:
+    """The (kind, client) keys and hours / report times a flushed ORM fact object touches."""
+    if isinstance(obj, SysinfoUsageHour):
+        kind, name = "hours", "hour"
+    elif isinstance(obj, SysinfoSession):
+        kind, name = "seats", "report_at"
+    elif isinstance(obj, SysinfoReportRow):
+        kind, name = "seats", "created_at"
+    else:
+        return []
+    moments = rollup_hooks.values(obj, name)
+    return [((kind, client_id), moments) for client_id in rollup_hooks.values(obj, "client_id")]
 
 
-@event.listens_for(Session, "after_flush")
-def _collect(session: Session, _context: Any) -> None:
-    """Note the (client, hour) and (client, report time) keys of flushed ORM fact objects."""
-    pending: dict[tuple[str, int], set[datetime]] | None = None
-    for obj in (*session.new, *session.dirty, *session.deleted):
-        if isinstance(obj, SysinfoUsageHour):
-            kind, names = "hours", ("hour",)
-        elif isinstance(obj, SysinfoSession):
-            kind, names = "seats", ("report_at",)
-        elif isinstance(obj, SysinfoReportRow):
-            kind, names = "seats", ("created_at",)
-        else:
-            continue
-        if pending is None:
-            pending = session.info.setdefault(_PENDING, {})
-        for client_id in _values(obj, "client_id"):
-            bucket = pending.setdefault((kind, client_id), set())
-            for name in names:
-                bucket.update(_values(obj, name))
+def _orm_refresh(session: Session, key: tuple[str, int], moments: set[Any]) -> None:
+    kind, client_id = key
+    if kind == "hours":
+        refresh_hours(session, client_id, moments)
+    else:
+        refresh_report_times(session, client_id, moments)
 
 
-@event.listens_for(Session, "before_commit")
-def _refresh_pending(session: Session) -> None:
-    """Roll up what ORM flushes of this transaction changed, before it commits.
-
-    Changes not flushed yet are flushed first (their keys are collected then): the commit's own flush
-    comes after this event."""
-    if session.new or session.dirty or session.deleted:
-        session.flush()
-    if not session.info.get(_PENDING):
-        return
-    pending: dict[tuple[str, int], set[datetime]] = session.info.pop(_PENDING)
-    for (kind, client_id), moments in pending.items():
-        if kind == "hours":
-            refresh_hours(session, client_id, moments)
-        else:
-            refresh_report_times(session, client_id, moments)
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_pending(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+rollup_hooks.register("usage", 0, _orm_keys, _orm_refresh)
 
 
 __all__ = [

@@ -28,9 +28,10 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, event, func, insert, inspect, literal, select
+from sqlalchemy import ColumnElement, delete, func, insert, literal, select
 from sqlalchemy.orm import Session
 
+from kodeks_smart.ingest import rollup_hooks
 from kodeks_smart.ingest.usage_rollup import Bind, epoch, month_of, table_of
 from kodeks_smart.store.db import Database
 from kodeks_smart.store.ingest_models import SysinfoUsageHour
@@ -177,45 +178,22 @@ def _prune(bind: Bind, cutoff: datetime) -> dict[str, int]:
     return deleted
 
 
-# -- ORM writes --------------------------------------------------------------------------------------
-
-_PENDING = "user_rollup_pending"
+# -- ORM writes (kodeks_smart.ingest.rollup_hooks) ---------------------------------------------------
 
 
-def _values(obj: Any, name: str) -> list[Any]:
-    """The attribute's current value and, for a changed object, the value it had before."""
-    history = inspect(obj).attrs[name].history
-    return [v for v in (getattr(obj, name), *history.deleted) if v is not None]
+def _orm_keys(obj: Any) -> list[tuple[int, list[datetime]]]:
+    """The clients and hours of flushed `SysinfoUsageHour` objects."""
+    if not isinstance(obj, SysinfoUsageHour):
+        return []
+    hours = rollup_hooks.values(obj, "hour")
+    return [(client_id, hours) for client_id in rollup_hooks.values(obj, "client_id")]
 
 
-@event.listens_for(Session, "after_flush")
-def _collect(session: Session, _context: Any) -> None:
-    """Note the (client, hour) keys of flushed `SysinfoUsageHour` objects."""
-    for obj in (*session.new, *session.dirty, *session.deleted):
-        if not isinstance(obj, SysinfoUsageHour):
-            continue
-        pending: dict[int, set[datetime]] = session.info.setdefault(_PENDING, {})
-        for client_id in _values(obj, "client_id"):
-            pending.setdefault(client_id, set()).update(_values(obj, "hour"))
+def _orm_refresh(session: Session, client_id: int, hours: set[Any]) -> None:
+    refresh_hours(session, client_id, hours)
 
 
-@event.listens_for(Session, "before_commit")
-def _refresh_pending(session: Session) -> None:
-    """Roll up the usage rows ORM flushes of this transaction changed, before it commits.
-
-    Changes not flushed yet are flushed first: the commit's own flush comes after this event."""
-    if session.new or session.dirty or session.deleted:
-        session.flush()
-    if not session.info.get(_PENDING):
-        return
-    pending: dict[int, set[datetime]] = session.info.pop(_PENDING)
-    for client_id, hours in pending.items():
-        refresh_hours(session, client_id, hours)
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_pending(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+rollup_hooks.register("user", 2, _orm_keys, _orm_refresh)
 
 
 __all__ = ["backfill", "prune", "refresh_days", "refresh_hours", "refresh_report"]
