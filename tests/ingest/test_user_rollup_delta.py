@@ -21,7 +21,7 @@ from kodeks_smart.store.seats_rollup_models import SeatsDayRollup
 from kodeks_smart.store.usage_rollup_models import COUNTERS, UsageHourRollup
 from kodeks_smart.store.user_rollup_models import UserUsageDay, UserUsageMonth
 from tests.conftest import Tenants
-from tests.ingest.test_usage_rollup_delta import EVE, NOON, _report
+from tests.ingest.test_usage_rollup_delta import EVE, NOON, _report, same_as_rebuilt
 from tests.ingest.test_usage_rollup_delta import _snapshot as _usage_snapshot
 
 ROLLUPS = (UserUsageDay, UserUsageMonth, SeatsDayRollup)
@@ -49,27 +49,8 @@ def resums(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
-def _snapshot(ctx: IngestContext) -> dict[str, list[tuple[Any, ...]]]:
-    out = {}
-    with ctx.db.session() as s:
-        for model in ROLLUPS:
-            table = usage_rollup.table_of(model)
-            out[table.name] = sorted(
-                tuple(r) for r in s.execute(select(*[c for c in table.c if c.name != "id"]))
-            )
-    return out
-
-
 def _same_as_rebuilt(ctx: IngestContext) -> dict[str, list[tuple[Any, ...]]]:
-    kept = _snapshot(ctx)
-    with ctx.db.write() as s:
-        user_rollup.backfill(s)
-        seats_rollup.backfill(s)
-    rebuilt = _snapshot(ctx)
-    for name, rows in rebuilt.items():
-        assert kept[name] == rows, name
-    assert all(kept.values())
-    return kept
+    return same_as_rebuilt(ctx, ROLLUPS, user_rollup.backfill, seats_rollup.backfill)
 
 
 @pytest.mark.parametrize(("offset", "start"), [(720, EVE), (330, NOON)], ids=["utc+12", "utc+5:30"])

@@ -272,16 +272,8 @@ def point_months(
     A few rows per installation instead of one per point: enough to rank the month-to-date series (whose
     values are these running sums) before reading the points of the few that are shown. The month of a
     point is found by comparing it with the month starts of the range (integers, no date function)."""
-    step = view.time.step
-    first = view.time.start.replace(day=1, hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
-    bounds: list[int] = []
-    month = first.replace(day=1)
-    while month < view.time.end:
-        month = (month + timedelta(days=32)).replace(day=1)
-        bounds.append(int(month.timestamp()))
     part = _rollup_parts(view, targets, fields, view.time.start, view.time.end, per_point=True)
-    # A point starts before month start b exactly when its rows start before b rounded up to a point.
-    index: Any = case(*((part.c.at < _ceil(b, step), k) for k, b in enumerate(bounds)), else_=len(bounds))
+    index = _month_index(view, part.c.at)
     values = [part.c[n] for n in _names(fields)]
     # One aggregate for the smallest value of any name (a min per name was a fifth of the query): a
     # negative value of another name only sends a series to the exact path, which gives the same numbers.
