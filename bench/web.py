@@ -700,6 +700,19 @@ def temp_pg(base: str) -> Iterator[str]:
         server.dispose()
 
 
+def kept_pg(base: str, name: str) -> tuple[str, bool]:
+    """The URL of database ``name`` on the server of ``base`` (created when missing) and whether it existed."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
+        raise SystemExit(f"--pg-database: {name!r} is not a plain lower-case identifier")
+    server = create_engine(normalize_url(base), isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        existed = bool(conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}))
+        if not existed:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    server.dispose()
+    return make_url(normalize_url(base)).set(database=name).render_as_string(hide_password=False), existed
+
+
 def run(url: str, args: argparse.Namespace, tmp: Path, reuse: bool = False) -> int:
     db = Database(url)
     hashing = PasswordHashing(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
@@ -806,8 +819,16 @@ def main() -> int:
     parser.add_argument(
         "--database-url", default="", help="PostgreSQL server URL (a temporary database is made)"
     )
+    parser.add_argument(
+        "--pg-database",
+        default="",
+        help="with --database-url: keep the store in this database; an existing one is measured again",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
+        if args.database_url and args.pg_database:
+            url, existed = kept_pg(args.database_url, args.pg_database)
+            return run(url, args, Path(tmp), reuse=existed)
         if args.database_url:
             with temp_pg(args.database_url) as url:
                 return run(url, args, Path(tmp))

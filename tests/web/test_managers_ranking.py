@@ -178,8 +178,11 @@ def test_ranked_managers_charts_equal_all_series_built_then_cut(
     assert _same_ranked_and_raw(web, tenants.cabinet_a, monkeypatch) > 0
     assert len(set(compared)) == SITES and len(compared) >= 4 * SITES
     assert len(set(ranks)) == SITES and len(ranks) >= 4 * SITES
+    refused_cut = 0
     for query in _ranges()[-2:]:  # every site has data in these
         page = open_dashboard(web, tenants.cabinet_a, "managers", query)
         for name in RANKED:
             shown: dict[str, Any] = chart(page, name)
             assert len(shown["series"]) == 2 and shown["hidden"] > 0, (query, name)
+        refused_cut += chart(page, "refused")["hidden"]
+    assert refused_cut > 0  # «refused» (ranked by its largest point in SQL) was cut too

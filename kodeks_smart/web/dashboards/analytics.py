@@ -164,8 +164,19 @@ def ranked_seat_charts(view: View, targets: Targets) -> list[Chart]:
     ]
 
 
-def empty_searches(view: View, targets: Targets, *where: ColumnElement[bool], ranked_first: bool) -> Chart:
-    """«Количество неудачных поисков»: searches that found nothing per installation and point.
+def ranked_counts(
+    view: View,
+    targets: Targets,
+    name: str,
+    spec: tuple[str, dict[str, Any]],
+    model: Any,
+    moment: Any,
+    count: Any,
+    *where: ColumnElement[bool],
+    ranked_first: bool,
+) -> Chart:
+    """A chart of ``count`` (an aggregate) per installation and point of ``model``'s rows at ``moment``,
+    ranked by each series' largest point (`Chart`'s default).
 
     ``ranked_first``: rank the installations by their largest point in SQL (one row each) and read the
     points of the shown ones only; else read every installation's points (`Chart` ranks them)."""
@@ -174,29 +185,23 @@ def empty_searches(view: View, targets: Targets, *where: ColumnElement[bool], ra
     def host_of(inst: int) -> str:
         return names[inst].host
 
-    s = SysinfoSearch
-    point = bucket(s.occurred_at, view)
+    point = bucket(moment, view)
 
     def per_point(only: list[int] | None = None) -> Any:
         return (
-            select(s.installation_id.label("inst"), point.label("at"), func.count().label("n"))
+            select(model.installation_id.label("inst"), point.label("at"), count.label("n"))
             .where(
-                view.tenant.scope.condition(s),
-                view.in_range(s.occurred_at),
-                narrow_to(targets, s, only),
-                s.result == "empty",
+                view.tenant.scope.condition(model),
+                view.in_range(moment),
+                narrow_to(targets, model, only),
                 *where,
             )
-            .group_by(s.installation_id, point)
+            .group_by(model.installation_id, point)
         )
 
     if not ranked_first:
         rows = view.db.execute(per_point())
-        return by_name(
-            "empty-searches",
-            points_by(((i, t, n) for i, t, n in rows if i in names), host_of),
-            EMPTY_SEARCHES,
-        )
+        return by_name(name, points_by(((i, t, n) for i, t, n in rows if i in names), host_of), spec)
     counts = per_point().subquery()
     peaks = {
         inst: float(n)
@@ -207,7 +212,24 @@ def empty_searches(view: View, targets: Targets, *where: ColumnElement[bool], ra
     points: dict[int, list[tuple[int, float | None]]] = defaultdict(list)
     for inst, ts, n in view.db.execute(per_point(sorted(shown)).order_by(point)):
         points[inst].append((int(ts), float(n)))
-    return _top_chart("empty-searches", peaks, lambda i: points[i], host_of, EMPTY_SEARCHES)
+    return _top_chart(name, peaks, lambda i: points[i], host_of, spec)
+
+
+def empty_searches(view: View, targets: Targets, *where: ColumnElement[bool], ranked_first: bool) -> Chart:
+    """«Количество неудачных поисков»: searches that found nothing per installation and point."""
+    s = SysinfoSearch
+    return ranked_counts(
+        view,
+        targets,
+        "empty-searches",
+        EMPTY_SEARCHES,
+        s,
+        s.occurred_at,
+        func.count(),
+        s.result == "empty",
+        *where,
+        ranked_first=ranked_first,
+    )
 
 
 @dashboard(

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, func, select
 
 from kodeks_smart.store.ingest_models import SysinfoSession
-from kodeks_smart.web.dashboards.framework import Panel, Stat, Table, View, dashboard
+from kodeks_smart.web.dashboards.framework import Panel, Stat, Table, View, dashboard, ids_in
 from kodeks_smart.web.dashboards.newest import in_two_steps
 from kodeks_smart.web.tables import Column
 
@@ -39,20 +39,22 @@ def connected_users(view: View) -> list[Panel]:
     def newest_sessions(a: datetime, b: datetime, clients: list[int]) -> list[SysinfoSession]:
         """The sessions of each client's newest report in ``[a, b)``."""
         ss = SysinfoSession
-        narrow: ColumnElement[bool] = ss.client_id.in_(clients)
+        narrow: ColumnElement[bool] = ids_in(ss.client_id, clients)
         if targets.filtered:
-            narrow = narrow & ss.installation_id.in_([t.id for t in targets.chosen])
+            narrow = narrow & ids_in(ss.installation_id, [t.id for t in targets.chosen])
+        window = (scope, ss.report_at >= a, ss.report_at < b, narrow)
         newest = (
             select(ss.client_id, func.max(ss.report_at).label("at"))
-            .where(scope, ss.report_at >= a, ss.report_at < b, narrow)
+            .where(*window)
             .group_by(ss.client_id)
             .subquery()
         )
+        # The outer rows in the same window, which the join implies (see `newest.newest_reports`).
         return list(
             view.db.scalars(
                 select(ss)
                 .join(newest, (newest.c.client_id == ss.client_id) & (newest.c.at == ss.report_at))
-                .where(scope)
+                .where(*window)
             )
         )
 

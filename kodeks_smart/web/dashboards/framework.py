@@ -68,7 +68,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import Response
-from sqlalchemy import ColumnElement, Integer, bindparam, cast, func, true
+from sqlalchemy import BigInteger, ColumnElement, Integer, bindparam, cast, func, true
 from sqlalchemy.orm import Session
 
 from kodeks_smart.store.models import Client, Installation, Manager
@@ -217,9 +217,14 @@ def bucket(column: Any, view: View, step: int | None = None) -> ColumnElement[An
     step = step or view.time.step
     dialect = view.db.get_bind().dialect.name
     if dialect == "postgresql":
-        epoch: Any = func.extract("epoch", column)
-        return cast(func.floor(epoch / step) * step, Integer)
-    seconds: ColumnElement[int] = cast(func.strftime("%s", column), Integer)
+        # Whole epoch seconds in integer arithmetic: ``date_part`` is float8, ``extract`` numeric, and
+        # numeric division per row cost a 400,000-row grouping a third of its time. The float8 epoch of
+        # a microsecond timestamp is within 1.2e-7 s of it, so its floor is the exact whole second.
+        whole: Any = cast(func.floor(func.date_part("epoch", column)), BigInteger)
+        return (whole // step) * step  # type: ignore[no-any-return]
+    # The text up to the whole second: SQLite's strftime rounds fractional seconds to milliseconds, so
+    # 23:59:59.9999 would fall into the next day.
+    seconds: ColumnElement[int] = cast(func.strftime("%s", func.substr(column, 1, 19)), Integer)
     return (seconds // step) * step
 
 

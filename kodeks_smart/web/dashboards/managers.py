@@ -17,11 +17,11 @@ from sqlalchemy import (
     String,
     case,
     cast,
+    false,
     func,
     literal,
     or_,
     select,
-    true,
     tuple_,
     union_all,
 )
@@ -40,6 +40,7 @@ from kodeks_smart.store.usage_rollup_models import UsageFirstRequest
 from kodeks_smart.store.user_rollup_models import UserUsageDay, UserUsageMonth
 from kodeks_smart.web.dashboards import formulas
 from kodeks_smart.web.dashboards import usage as usage_module
+from kodeks_smart.web.dashboards.analytics import ranked_counts
 from kodeks_smart.web.dashboards.framework import (
     MAX_SERIES,
     Chart,
@@ -53,6 +54,7 @@ from kodeks_smart.web.dashboards.framework import (
     days_until,
     epoch_seconds,
     fmt_duration,
+    ids_in,
     points_by,
 )
 from kodeks_smart.web.dashboards.usage import (
@@ -216,7 +218,8 @@ def user_usage_parts(
     parts: list[Any] = []
 
     def add(model: Any, at: Any, values: list[Any], *cond: ColumnElement[bool]) -> None:
-        pairs = true() if only is None else _only(targets, model, only)
+        # One narrowing per table: the chosen clients, or only the wanted pairs' (see `usage.narrow_to`).
+        narrowed = targets.narrow(model) if only is None else _only(targets, model, only)
         parts.append(
             select(
                 model.installation_id.label("inst"),
@@ -225,10 +228,9 @@ def user_usage_parts(
                 *(cast(v, BigInteger).label(c) for v, c in zip(values, columns, strict=True)),
             ).where(
                 view.tenant.scope.condition(model),
-                targets.narrow(model),
+                narrowed,
                 model.installation_id.is_not(None),
                 *where(model),
-                pairs,
                 *cond,
             )
         )
@@ -268,12 +270,16 @@ class _Dates(dict[int, date]):
 def _only(
     targets: Targets, model: Any, pairs: Sequence[tuple[int, str]], column: Any = None
 ) -> ColumnElement[bool]:
-    """Rows of these (installation, login or ``column``) pairs, narrowed to their clients first (the
-    (client_id, time) index then reads only their clients' rows)."""
+    """Rows of those of these (installation, login or ``column``) pairs whose installation is chosen,
+    narrowed to their clients first (the (client_id, time) index then reads only their clients' rows).
+    Instead of `Targets.narrow`, not with it (see `usage.narrow_to`)."""
     by_id = targets.by_id
-    clients = sorted({by_id[inst].client_id for inst, _ in pairs if inst in by_id})
+    chosen = [(inst, key) for inst, key in pairs if inst in by_id]
+    clients = sorted({by_id[inst].client_id for inst, _ in chosen})
     second = model.login if column is None else column
-    return model.client_id.in_(clients) & tuple_(model.installation_id, second).in_(pairs)  # type: ignore[no-any-return]
+    if not chosen:
+        return false()
+    return ids_in(model.client_id, clients) & tuple_(model.installation_id, second).in_(chosen)
 
 
 def _operup_newest(
@@ -359,10 +365,9 @@ def _user_points(view: View, targets: Targets, where: UserWhere, wanted: list[tu
             .where(
                 view.tenant.scope.condition(h),
                 view.in_range(h.hour),
-                targets.narrow(h),
+                _only(targets, h, wanted),
                 h.installation_id.is_not(None),
                 *where(h),
-                _only(targets, h, wanted),
             )
             .group_by(h.installation_id, h.login, point)
         )
@@ -380,6 +385,10 @@ def _user_points(view: View, targets: Targets, where: UserWhere, wanted: list[tu
     return list(view.db.execute(stmt))
 
 
+REFUSED_CHART: tuple[str, dict[str, Any]] = (
+    "Количество пользователей, не сумевших подключиться",
+    {"kind": "bar", "legend": ("sum", "max")},
+)
 ACTIVITY_CHART: tuple[str, dict[str, Any]] = (
     "Активность пользователей в текущем месяце",
     {
@@ -693,16 +702,22 @@ def managers(view: View) -> list[Panel]:
     age = (
         epoch_seconds(func.max(o.report_at), view) - epoch_seconds(func.max(o.modified_at), view)
     ) / 86400.0
-    per_point = (
-        select(o.installation_id.label("inst"), o.path.label("path"), point.label("point"), age.label("age"))
-        .where(
-            view.tenant.scope.condition(o),
-            view.in_range(o.report_at),
-            targets.narrow(o),
-            o.modified_at.is_not(None),
+
+    def operup_points(narrowed: ColumnElement[bool]) -> Any:
+        return (
+            select(
+                o.installation_id.label("inst"), o.path.label("path"), point.label("point"), age.label("age")
+            )
+            .where(
+                view.tenant.scope.condition(o),
+                view.in_range(o.report_at),
+                narrowed,
+                o.modified_at.is_not(None),
+            )
+            .group_by(o.installation_id, o.path, point)
         )
-        .group_by(o.installation_id, o.path, point)
-    )
+
+    per_point = operup_points(targets.narrow(o))
 
     def operup_name(key: tuple[int, str]) -> str:
         return f"{names[key[0]].host}: {key[1]}"
@@ -718,7 +733,7 @@ def managers(view: View) -> list[Panel]:
         if len(newest) > MAX_SERIES:
             order = sorted(newest, key=lambda k: (-newest[k][1], operup_name(k).casefold()))
             wanted = order[:MAX_SERIES]
-            rows_stmt = per_point.where(_only(targets, o, wanted, column=o.path))
+            rows_stmt = operup_points(_only(targets, o, wanted, column=o.path))
             operup_total = len(newest)
         rows = [
             (inst, path, ts, days) for inst, path, ts, days in view.db.execute(rows_stmt) if inst in names
@@ -759,6 +774,19 @@ def managers(view: View) -> list[Panel]:
         targets.narrow(r),
         *users_where(r),
     )
+    # Up to one series per installation (1,000): ranked by their largest point first and only the shown
+    # ones read, as «Количество неудачных поисков» does.
+    refused = ranked_counts(
+        view,
+        targets,
+        "refused",
+        REFUSED_CHART,
+        r,
+        r.occurred_at,
+        func.count(func.distinct(r.login)),
+        *users_where(r),
+        ranked_first=rollups_for(),
+    )
     day = bucket(r.occurred_at, view, 86400)
     refusal_day_rows = view.db.execute(
         select(r.installation_id, r.login, day, func.count())
@@ -776,19 +804,6 @@ def managers(view: View) -> list[Panel]:
         for inst, login, ts, n in refusal_day_rows
         if inst in names
     ]
-    point_r = bucket(r.occurred_at, view)
-    refused = points_by(
-        (
-            (inst, ts, n)
-            for inst, ts, n in view.db.execute(
-                select(r.installation_id, point_r, func.count(func.distinct(r.login)))
-                .where(*refusal_where)
-                .group_by(r.installation_id, point_r)
-            )
-            if inst in names
-        ),
-        lambda i: names[i].host,
-    )
 
     # Users: not using in the period, no DB requests in 60 days, filled cards.
     # Columns, not ORM objects: 5,000 accounts of 1,000 installations cost 0.1 s as objects.
@@ -934,13 +949,7 @@ def managers(view: View) -> list[Panel]:
             sort="day",
             desc=True,
         ),
-        Chart(
-            "refused",
-            "Количество пользователей, не сумевших подключиться",
-            series=refused,
-            kind="bar",
-            legend=("sum", "max"),
-        ),
+        refused,
         Chart(
             "printed",
             "Print statistic",

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, Select, and_, func, select
 
 from kodeks_smart.store.ingest_models import SysinfoReportRow
-from kodeks_smart.web.dashboards.framework import Targets, View
+from kodeks_smart.web.dashboards.framework import Targets, View, ids_in
 
 #: The first look-up's window at the end of the range.
 RECENT = timedelta(days=3)
@@ -68,15 +68,19 @@ def newest_reports(view: View, targets: Targets, lookback: timedelta) -> dict[in
     chosen_ids = {t.id for t in targets.chosen}
 
     def query(a: datetime, b: datetime, clients: list[int]) -> list[SysinfoReportRow]:
-        narrow: ColumnElement[bool] = r.client_id.in_(clients)
+        narrow: ColumnElement[bool] = ids_in(r.client_id, clients)
         if targets.filtered:
-            narrow = narrow & r.installation_id.in_(sorted(chosen_ids))
+            narrow = narrow & ids_in(r.installation_id, sorted(chosen_ids))
+        window = (view.tenant.scope.condition(r), r.created_at >= a, r.created_at < b, narrow)
         newest = (
             select(r.client_id, r.installation_id, func.max(r.created_at).label("at"))
-            .where(view.tenant.scope.condition(r), r.created_at >= a, r.created_at < b, narrow)
+            .where(*window)
             .group_by(r.client_id, r.installation_id)
             .subquery()
         )
+        # The outer rows are narrowed to the same window, which the join implies: without it
+        # PostgreSQL, expecting one joined row, read every report of the cabinet (0.2 s) instead of
+        # the window's few through the (client_id, created_at) index.
         stmt: Select[SysinfoReportRow] = (
             select(r)
             .join(
@@ -87,7 +91,7 @@ def newest_reports(view: View, targets: Targets, lookback: timedelta) -> dict[in
                     newest.c.installation_id == r.installation_id,
                 ),
             )
-            .where(view.tenant.scope.condition(r))
+            .where(*window)
         )
         return list(view.db.scalars(stmt))
 

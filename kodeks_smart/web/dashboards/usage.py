@@ -52,6 +52,7 @@ from kodeks_smart.web.dashboards.framework import (
     Targets,
     View,
     bucket,
+    ids_in,
     points_by,
 )
 from kodeks_smart.web.dashboards.newest import newest_reports
@@ -151,7 +152,6 @@ def _rollup_parts(
         parts.append(
             select(model.installation_id.label("inst"), model.at.label("at"), *sums).where(
                 view.tenant.scope.condition(model),
-                targets.narrow(model),
                 model.at >= a,
                 model.at < b,
                 narrow_to(targets, model, only),
@@ -169,14 +169,17 @@ def _rollup_parts(
 
 
 def narrow_to(targets: Targets, model: Any, only: Iterable[int] | None) -> ColumnElement[bool]:
-    """`Targets.narrow`, or with ``only`` just these installations and their clients: the (client_id, …)
-    index then reads the rows of the shown installations, not the rows of every client."""
+    """`Targets.narrow`, or with ``only`` just those of these installations that are chosen, and their
+    clients: the (client_id, …) index then reads the rows of the shown installations, not the rows of every
+    client. Use it instead of `Targets.narrow`, never with it: a second ``client_id IN (…)`` list on the
+    same table makes PostgreSQL square its row estimate and pick a sequential scan over the index
+    (0.5 s instead of 30 ms for the rollups of 1,000 installations)."""
     if only is None:
         return targets.narrow(model)
-    insts = sorted(set(only))
     by_id = targets.by_id
-    clients = sorted({by_id[i].client_id for i in insts if i in by_id})
-    return and_(model.client_id.in_(clients), model.installation_id.in_(insts))
+    insts = sorted({i for i in only if i in by_id})
+    clients = sorted({by_id[i].client_id for i in insts})
+    return and_(ids_in(model.client_id, clients), ids_in(model.installation_id, insts))
 
 
 def _names(fields: Sums) -> list[str]:
