@@ -19,7 +19,7 @@ import weakref
 
 from kodeks_smart.ingest import queue
 from kodeks_smart.ingest.context import IngestContext
-from kodeks_smart.ingest.process import process_claim
+from kodeks_smart.ingest.process import claim_and_load, process_claim
 from kodeks_smart.lib.aio import set_event_threadsafe
 from kodeks_smart.store.db import Database
 
@@ -89,10 +89,10 @@ def process_available(ctx: IngestContext, owner: str, max_items: int = 100) -> i
     """Claim and process queued uploads until none is available or ``max_items`` are done."""
     done = 0
     while done < max_items:
-        claim = queue.claim_next(ctx.db, owner)
-        if claim is None:
+        claimed = claim_and_load(ctx, owner)
+        if claimed is None:
             break
-        process_claim(ctx, claim)
+        process_claim(ctx, *claimed)
         done += 1
     return done
 

@@ -1,7 +1,8 @@
 """Processing one claimed upload: read the raw file, parse it, write the records, close the claim.
 
 1. Load the upload row and, for a sysinfo report, which of its events earlier reports already stored
-   (`coverage_windows`) in one short read.
+   (`coverage_windows`) in one short read (the consumer does it in the transaction of the claim,
+   `claim_and_load`).
 2. Read and parse the raw file outside any transaction (parsing a big report must not hold SQLite's
    write lock); a sysinfo report is told those windows, so the month of history every hourly report
    repeats is not rebuilt (reprocessing rebuilds everything).
@@ -36,6 +37,7 @@ from kodeks_smart.parsers.limits import Limits
 from kodeks_smart.parsers.metrics import MetricsReport, parse_metrics
 from kodeks_smart.parsers.sysinfo import SysinfoReport, Windows, parse_sysinfo
 from kodeks_smart.store.ingest_models import Upload
+from kodeks_smart.store.models import Installation
 from kodeks_smart.store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -83,33 +85,52 @@ def parse_upload(
     return parse_sysinfo(data, limits, skip), warnings
 
 
-def _load(ctx: IngestContext, claim: queue.Claim) -> tuple[UploadInfo | None, Windows | None]:
-    """The upload and, for a sysinfo report, what earlier reports of its client already stored (one
-    read transaction)."""
+#: What processing a claim needs to know before it parses: the upload, and for a sysinfo report the
+#: windows earlier reports of its client already stored.
+Loaded = tuple[UploadInfo | None, Windows | None]
+
+
+def _load(ctx: IngestContext, claim: queue.Claim) -> Loaded:
+    """`load` in a read transaction of its own."""
     with ctx.db.session() as s:
-        upload = s.get(Upload, claim.upload_id)
-        if upload is None:
-            return None, None
-        info = UploadInfo(
-            upload.id,
-            upload.dealer_id,
-            upload.cabinet_id,
-            upload.client_id,
-            upload.kind,
-            upload.fmt,
-            upload.raw_path,
-            upload.received_at,
-            upload.processed_count or 0,
-        )
-        skip = None
-        if info.kind == "sysinfo" and claim.reason != "reprocess" and info.client_id is not None:
-            skip = coverage_windows(s, info.client_id, info.received_at)
-        return info, skip
+        return load(s, claim)
 
 
-def process_claim(ctx: IngestContext, claim: queue.Claim) -> str:
-    """Process one claimed upload; returns the outcome: done, failed, retry, lost or gone."""
-    info, skip = _load(ctx, claim)
+def load(s: Session, claim: queue.Claim) -> Loaded:
+    """The upload and, for a sysinfo report, what earlier reports of its client already stored."""
+    upload = s.get(Upload, claim.upload_id)
+    if upload is None:
+        return None, None
+    info = UploadInfo(
+        upload.id,
+        upload.dealer_id,
+        upload.cabinet_id,
+        upload.client_id,
+        upload.kind,
+        upload.fmt,
+        upload.raw_path,
+        upload.received_at,
+        upload.processed_count or 0,
+    )
+    skip = None
+    if info.kind == "sysinfo" and claim.reason != "reprocess" and info.client_id is not None:
+        skip = coverage_windows(s, info.client_id, info.received_at)
+    return info, skip
+
+
+def claim_and_load(ctx: IngestContext, owner: str) -> tuple[queue.Claim, Loaded] | None:
+    """Claim the next queued upload and read what processing it needs, in one transaction (a transaction
+    less per upload than `queue.claim_next` and then `process_claim` alone)."""
+    with ctx.db.write() as s:
+        claim = queue.claim_in(s, owner)
+        return None if claim is None else (claim, load(s, claim))
+
+
+def process_claim(ctx: IngestContext, claim: queue.Claim, loaded: Loaded | None = None) -> str:
+    """Process one claimed upload; returns the outcome: done, failed, retry, lost or gone.
+
+    ``loaded``: what `claim_and_load` read with the claim (read here otherwise)."""
+    info, skip = loaded if loaded is not None else _load(ctx, claim)
     if info is None:
         return "gone"  # the upload was deleted, and its queue row with it
     if info.client_id is None or info.cabinet_id is None:
@@ -190,10 +211,13 @@ def process_claim(ctx: IngestContext, claim: queue.Claim) -> str:
         )
 
 
-def _target(s: Session, info: UploadInfo, regnum: str | None) -> Target:
+def _target(s: Session, info: UploadInfo, regnum: str | None) -> tuple[Target, Installation | None]:
+    """Where the records go, and the installation they are attributed to (the caller keeps it while it
+    writes: the session's identity map holds objects weakly, and the writers read the installation again
+    by id, which is free only while it is still in the session)."""
     assert info.client_id is not None and info.cabinet_id is not None
     installation = choose_installation(s, info.client_id, regnum)
-    return Target(
+    target = Target(
         upload_id=info.id,
         dealer_id=info.dealer_id,
         cabinet_id=info.cabinet_id,
@@ -201,16 +225,18 @@ def _target(s: Session, info: UploadInfo, regnum: str | None) -> Target:
         installation_id=installation.id if installation else None,
         received_at=info.received_at,
     )
+    return target, installation
 
 
 def _write(s: Session, info: UploadInfo, parsed: Parsed, rebuild: bool) -> Written:
     if isinstance(parsed, MetricsReport):
-        target = _target(s, info, None)
+        target, installation = _target(s, info, None)
         written = write_metrics(s, target, parsed)
     else:
-        target = _target(s, info, parsed.regnum)
+        target, installation = _target(s, info, parsed.regnum)
         written = write_sysinfo(s, target, parsed, rebuild, fresh=not rebuild and not info.processed_count)
     written.stats["installation_id"] = target.installation_id
+    del installation  # kept until here on purpose (see `_target`)
     return written
 
 

@@ -68,30 +68,36 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
 
 def claim_next(db: Database, owner: str, now: datetime | None = None) -> Claim | None:
     """Claim the oldest available row, or return None when there is nothing to do."""
-    now = now or utcnow()
     with db.write() as s:
-        candidates = s.execute(
-            select(IngestTask.id, IngestTask.upload_id, IngestTask.attempts, IngestTask.reason)
-            .where(_claimable(now))
-            .order_by(IngestTask.id)
-            .limit(_CANDIDATES)
-        ).all()
-        for task_id, upload_id, attempts, reason in candidates:
-            token = secrets.token_hex(16)
-            result = s.execute(
-                update(IngestTask)
-                .where(IngestTask.id == task_id, _claimable(now))
-                .values(
-                    state="claimed",
-                    claim_token=token,
-                    claimed_by=owner,
-                    lease_until=now + LEASE,
-                    attempts=IngestTask.attempts + 1,
-                )
-                .execution_options(synchronize_session=False)
+        return claim_in(s, owner, now)
+
+
+def claim_in(session: Session, owner: str, now: datetime | None = None) -> Claim | None:
+    """`claim_next` in the caller's write transaction (the consumer reads what processing needs in the
+    same one); the claim holds once that transaction commits."""
+    now = now or utcnow()
+    candidates = session.execute(
+        select(IngestTask.id, IngestTask.upload_id, IngestTask.attempts, IngestTask.reason)
+        .where(_claimable(now))
+        .order_by(IngestTask.id)
+        .limit(_CANDIDATES)
+    ).all()
+    for task_id, upload_id, attempts, reason in candidates:
+        token = secrets.token_hex(16)
+        result = session.execute(
+            update(IngestTask)
+            .where(IngestTask.id == task_id, _claimable(now))
+            .values(
+                state="claimed",
+                claim_token=token,
+                claimed_by=owner,
+                lease_until=now + LEASE,
+                attempts=IngestTask.attempts + 1,
             )
-            if result.rowcount == 1:  # type: ignore[attr-defined]
-                return Claim(task_id, upload_id, token, attempts + 1, reason)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            return Claim(task_id, upload_id, token, attempts + 1, reason)
     return None
 
 

@@ -77,13 +77,15 @@ def coverage_windows(session: Session, client_id: int, before: datetime) -> Wind
 
     A report's event log is complete for its period (``from``/``to`` of the block, else the report's
     period), so events in the union of earlier periods need not be built again. Returns None for a client
-    with several installations (their reports do not cover each other).
+    with several installations (their reports do not cover each other) — or no windows, when it has no
+    report yet (one query: the installations are counted in it).
     """
-    installations = session.scalar(
-        select(func.count()).select_from(Installation).where(Installation.client_id == client_id)
+    installations = (
+        select(func.count())
+        .select_from(Installation)
+        .where(Installation.client_id == client_id)
+        .scalar_subquery()
     )
-    if (installations or 0) > 1:
-        return None
     rows = session.execute(
         select(
             SysinfoReportRow.created_at,
@@ -91,6 +93,7 @@ def coverage_windows(session: Session, client_id: int, before: datetime) -> Wind
             SysinfoReportRow.period_from,
             SysinfoReportRow.period_to,
             SysinfoReportRow.sections,
+            installations,
         )
         .where(
             SysinfoReportRow.client_id == client_id, SysinfoReportRow.created_at >= before - COVERAGE_LOOKBACK
@@ -98,8 +101,10 @@ def coverage_windows(session: Session, client_id: int, before: datetime) -> Wind
         .order_by(SysinfoReportRow.created_at.desc())
         .limit(COVERAGE_REPORTS)
     ).all()
+    if rows and (rows[0][5] or 0) > 1:
+        return None
     windows: dict[str, list[tuple[datetime, datetime]]] = {}
-    for created, offset, period_from, period_to, sections in rows:
+    for created, offset, period_from, period_to, sections, _ in rows:
         shift = timedelta(minutes=offset)
         for block, container in EVENT_BLOCKS.items():
             section = (sections or {}).get(container)

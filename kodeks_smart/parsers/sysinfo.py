@@ -244,6 +244,7 @@ class _Plan:
             if declared != [f.name for f in block.fields] + ["extra"]:
                 raise ValueError(f"mapping of block {block.name!r} does not follow {block.record.__name__}")
         self.compiled = {b.name: [_compile(f) for f in b.fields] for b in BLOCKS}
+        self.steps = {name: tuple(_step(f) for f in fields) for name, fields in self.compiled.items()}
         self.section_fields = [_compile(f) for f in SECTION_FIELDS]
         self.section_attrs = frozenset(f.arg for f in self.section_fields if f.how == "attr")
         self.attr_names = {
@@ -258,6 +259,25 @@ class _Plan:
             for b in BLOCKS
             if b.time_field
         }
+
+
+# How a record's field finds its raw value (`_Step.kind`).
+_ATTR, _CHILD_ATTR, _CHILD_TEXT, _OTHER = 0, 1, 2, 3
+#: One field of `_Walker._record`: (kind, attribute or child name, the child's attribute, converter (None:
+#: the text as it is), required, field name, the compiled field (for `_OTHER`)).
+_Step = tuple[int, str, str, "Callable[[str], Any] | None", bool, str, _Field]
+
+
+def _step(f: _Field) -> _Step:
+    """A compiled field as a flat tuple for the record loop (no attribute lookups per field)."""
+    convert = None if f.convert is str else f.convert  # lxml gives str already: str() would return it
+    if f.how == "attr":
+        return (_ATTR, f.arg, "", convert, f.required, f.name, f)
+    if f.how == "child":
+        if f.child_part == "text()":
+            return (_CHILD_TEXT, f.arg, "", convert, f.required, f.name, f)
+        return (_CHILD_ATTR, f.arg, f.child_part[1:], convert, f.required, f.name, f)
+    return (_OTHER, f.arg, "", convert, f.required, f.name, f)
 
 
 @functools.cache
@@ -278,6 +298,7 @@ class _Walker:
         self.known = plan.known
         self.kept = plan.kept
         self.compiled = plan.compiled
+        self.steps = plan.steps
         self.section_fields = plan.section_fields
         self.section_attrs = plan.section_attrs
         self.attr_names = plan.attr_names
@@ -407,63 +428,74 @@ class _Walker:
         return False
 
     def _record(self, block: Block, element: Any) -> None:
-        # The hot loop of the parser (one pass per record of a 20 MB report): kept flat on purpose.
+        # The hot loop of the parser (one pass per record, a few hundred per steady report, tens of
+        # thousands in a first one): kept flat on purpose, the fields as tuples (`_step`).
+        name = block.name
         if self.skip:
-            windows = self.skip.get(block.name)
-            if windows and block.name in self.time_index and self._skipped(block, element, windows):
+            windows = self.skip.get(name)
+            if windows and name in self.time_index and self._skipped(block, element, windows):
                 return
         get = element.get
         values: list[Any] = []
-        missing: list[str] = []
+        append = values.append
+        missing: list[str] | None = None
         found = 0
         kids: dict[str, Any] | None = None  # child elements by name, looked up once per record
-        for f in self.compiled[block.name]:
-            how = f.how
-            if how == "attr":
-                raw = get(f.arg)
+        for kind, arg, sub, convert, required, field_name, field in self.steps[name]:
+            if kind == _ATTR:
+                raw = get(arg)
                 if raw is not None:
                     found += 1
-            elif how == "child":
+            elif kind == _OTHER:
+                raw = _raw(element, field)
+            else:
                 if kids is None:
                     kids = {}
                     for child in element:
                         if isinstance(child.tag, str):
                             kids.setdefault(_local(child.tag), child)
-                node = kids.get(f.arg)
+                node = kids.get(arg)
                 if node is None:
                     raw = None
-                elif f.child_part == "text()":
+                elif kind == _CHILD_ATTR:
+                    raw = node.get(sub)
+                else:
                     text = node.text
                     raw = text.strip() if text is not None else None
-                else:
-                    raw = node.get(f.child_part[1:])
+            if not raw:  # absent or empty
+                if required:
+                    if missing is None:
+                        missing = []
+                    missing.append(field_name)
+                append(None)
+            elif convert is None:
+                append(raw)
             else:
-                raw = _raw(element, f)
-            if raw is None or raw == "":
-                if f.required:
-                    missing.append(f.name)
-                values.append(None)
-                continue
-            try:
-                values.append(f.convert(raw))
-            except (ValueError, OverflowError):
-                self.report.bad_values += 1
-                if f.required:
-                    missing.append(f.name)
-                values.append(None)
-        named = self.attr_names[block.name]
-        extra = {} if len(element.attrib) == found else {k: v for k, v in element.items() if k not in named}
+                try:
+                    append(convert(raw))
+                except (ValueError, OverflowError):
+                    self.report.bad_values += 1
+                    if required:
+                        if missing is None:
+                            missing = []
+                        missing.append(field_name)
+                    append(None)
+        extra = (
+            {}
+            if len(element.attrib) == found
+            else {k: v for k, v in element.items() if k not in self.attr_names[name]}
+        )
         if missing:
-            item = values[self.key_index[block.name]] if block.key else None
-            for name in missing:
-                self.report.missing.append(Gap(block.name, name, None if item is None else str(item)))
+            item = values[self.key_index[name]] if block.key else None
+            for gap in missing:
+                self.report.missing.append(Gap(name, gap, None if item is None else str(item)))
         record = block.record(*values, extra)
         if block.many:
-            getattr(self.report, block.name).append(record)
-        elif getattr(self.report, block.name) is None:
-            setattr(self.report, block.name, record)
+            getattr(self.report, name).append(record)
+        elif getattr(self.report, name) is None:
+            setattr(self.report, name, record)
         else:
-            self.report.warnings.append(f"блок {block.name} повторяется, использован первый")
+            self.report.warnings.append(f"блок {name} повторяется, использован первый")
 
     def _section(self, path: str, element: Any) -> None:
         values = {f.name: self._convert(f, _raw(element, f), []) for f in self.section_fields}

@@ -17,7 +17,10 @@ What is cut, per event block with skip windows (`Block.time_field`, an attribute
    markup in the container), is accepted only if
    * every ``<`` in it opens a record whose **first** attribute is the time in canonical form, or closes a
      record: no other element, comment, CDATA or processing instruction, and
-   * the smallest and the largest of those times both lie in that one skip window,
+   * the smallest and the largest of those times both lie in that one skip window
+   (one scan finds the first markup that is neither a record start nor a record end, or an end right
+   after an end; a second collects the time of every record start in the range, and one that is not in
+   canonical form leaves the block uncut),
    so every record removed is one the walker would itself have skipped as already stored; records out of
    order, another attribute order or any other markup leave the block uncut (only slower, never wrong).
 
@@ -78,10 +81,15 @@ class CutPlan:
     container_close: bytes  # b"</searches>"
     record_open: bytes  # b'<search time="'
     record_close: bytes  # b"</search>"
-    times: re.Pattern[bytes]  # the canonical time of every record start
-    foreign: re.Pattern[bytes]  # any "<" that is neither a canonical record start nor a record end
-    #: A record end right after an empty record or another record end: records nested in records.
-    nested: tuple[re.Pattern[bytes], re.Pattern[bytes]]
+    #: Every record start: its canonical time and the closing quote (``b'2026-11-25 14:00:00"'``), or
+    #: ``b""`` where the time is not in canonical form.
+    times: re.Pattern[bytes]
+    #: Any "<" that is neither a record start (``record_open``) nor a record end — or a record end right
+    #: after another record end (records nested in records): one scan for both. Whether the record starts
+    #: have canonical times is `times`' part (checking it here too made this scan twice as slow).
+    foreign: re.Pattern[bytes]
+    #: A record end right after an empty record: a record nested in a record.
+    nested: re.Pattern[bytes]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -116,12 +124,19 @@ def _plan(block: Block) -> CutPlan | None:
         container_close=b"</" + ctag + b">",
         record_open=start,
         record_close=end,
-        nested=(
-            re.compile(b"/>[^<]*" + re.escape(end)),
-            re.compile(re.escape(end) + b"[^<]*" + re.escape(end)),
+        nested=re.compile(b"/>[^<]*" + re.escape(end)),
+        times=re.compile(re.escape(start) + b"(" + _TIME + b'"|)'),
+        foreign=re.compile(
+            b"<(?:(?!"
+            + re.escape(start[1:])
+            + b"|"
+            + re.escape(end[1:])
+            + b")|"
+            + re.escape(end[1:])
+            + b"[^<]*"
+            + re.escape(end)
+            + b")"
         ),
-        times=re.compile(re.escape(start) + b"(" + _TIME + b')"'),
-        foreign=re.compile(b"<(?!" + re.escape(start[1:]) + _TIME + b'"|' + re.escape(end[1:]) + b")"),
     )
 
 
@@ -199,6 +214,8 @@ def _cut_block(data: bytes, plan: CutPlan, windows: Sequence[tuple[bytes, bytes]
     if other is None:
         return 0, 0, 0
     close = other.start()
+    if data.startswith(plan.record_close, close):
+        return 0, 0, 0  # a record end right after another: records nest (leave the block to the walk)
     if not data.startswith(plan.container_close, close):
         close = data.rfind(plan.record_open, content, close)  # the record the odd markup is in is kept
         if close < 0:
@@ -211,16 +228,16 @@ def _cut_block(data: bytes, plan: CutPlan, windows: Sequence[tuple[bytes, bytes]
     if window is None:
         return 0, 0, 0
     boundary = _boundary(data, plan, first, close, window[1])
-    # Verify instead of trusting the order: every record in the range must lie in the window.
+    # Verify instead of trusting the order: every record in the range must have a canonical time (no
+    # b"") and lie in the window (the times carry their closing quote; so do the bounds compared).
     times = plan.times.findall(data, content, boundary)
-    if not times or min(times) < window[0] or max(times) > window[1]:
+    if not times or b"" in times or min(times) < window[0] + b'"' or max(times) > window[1] + b'"':
         return 0, 0, 0
     # With only record tags in the range, records can nest only if some have an end tag; a nested
     # one ends its parent right after its own end (an element inside a record is an unknown element,
-    # counted as such by the walker: leave such a block to it).
-    if data.find(plan.record_close, content, boundary) >= 0 and any(
-        pattern.search(data, content, boundary) for pattern in plan.nested
-    ):
+    # counted as such by the walker: leave such a block to it). An end right after an end stopped the
+    # range above (`CutPlan.foreign`); an end right after an empty record is looked for here.
+    if data.find(plan.record_close, content, boundary) >= 0 and plan.nested.search(data, content, boundary):
         return 0, 0, 0
     return content, boundary, len(times)
 

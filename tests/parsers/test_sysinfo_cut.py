@@ -245,6 +245,26 @@ def test_a_late_record_among_stored_ones_is_never_cut() -> None:
     assert [s.time for s in report.searches] == [datetime(2099, 1, 1)]
 
 
+def test_a_record_start_without_a_canonical_time_leaves_its_block_uncut() -> None:
+    data = _report(seed=4)
+    lines, a, b = _container_lines(data, "usage")
+    middle = (a + b) // 2
+    iso = _STAMP.sub(lambda m: m.group(0).replace(m.group(1)[10:11], b"T"), lines[middle], count=1)
+    assert iso != lines[middle]
+    lines[middle] = iso
+    odd = b"\n".join(lines)
+    times = _times(odd)
+    skip = {block: [(times[0], times[-1] - timedelta(hours=1))] for block in EVENT_BLOCKS}
+    as_bytes = {
+        b: [(s.isoformat(" ").encode(), e.isoformat(" ").encode()) for s, e in w] for b, w in skip.items()
+    }
+    cut = sysinfo_cut.cut_known(odd, as_bytes)
+    assert cut is not None and "searches" in cut.removed
+    assert "usage" not in cut.removed  # the ISO "T" record lies inside the range: nothing of usage is cut
+    report = _assert_same(odd, skip)
+    assert report.skipped["usage"] > 0  # the walk skips them instead
+
+
 def test_a_cdata_section_holding_a_container_stops_the_prefilter() -> None:
     data = _report(seed=3)
     times = _times(data)
