@@ -68,7 +68,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import Response
-from sqlalchemy import BigInteger, ColumnElement, Integer, bindparam, cast, func, true
+from sqlalchemy import BigInteger, ColumnElement, Integer, bindparam, cast, func, select, true
 from sqlalchemy.orm import Session
 
 from kodeks_smart.store.models import Client, Installation, Manager
@@ -533,21 +533,38 @@ class View:
         shows one client at a time (spec: «choose ONE client») read only that client's rows."""
         if self._targets is not None:
             return self._targets
-        managers = {m.id: m.name for m in self.tenant.list(Manager)}
-        clients = {c.id: c for c in self.tenant.list(Client)}
+        # Columns, not ORM objects: 1,000 installations and clients as objects cost every page ≈ 40 ms.
+        scope = self.tenant.scope
+        managers = dict(
+            self.db.execute(select(Manager.id, Manager.name).where(scope.condition(Manager))).all()
+        )
+        clients = {
+            row[0]: row
+            for row in self.db.execute(
+                select(Client.id, Client.short_name, Client.display_name, Client.manager_id).where(
+                    scope.condition(Client)
+                )
+            )
+        }
         rows: list[Target] = []
-        for inst in self.tenant.list(Installation):
-            c = clients.get(inst.client_id)
+        installations = self.db.execute(
+            select(Installation.id, Installation.client_id, Installation.address)
+            .where(scope.condition(Installation))
+            .order_by(Installation.id)
+        )
+        for inst_id, client_id, address in installations:
+            c = clients.get(client_id)
             if c is None:
                 continue
+            _, short_name, display_name, manager_id = c
             rows.append(
                 Target(
-                    inst.id,
-                    c.id,
-                    c.short_name,
-                    c.display_name,
-                    managers.get(c.manager_id, "") if c.manager_id else "",
-                    inst.address or c.short_name,
+                    inst_id,
+                    client_id,
+                    short_name,
+                    display_name,
+                    managers.get(manager_id, "") if manager_id else "",
+                    address or short_name,
                 )
             )
         chosen = rows
