@@ -7,7 +7,7 @@ filter, so a refreshed row and a backfilled row cannot differ.
 
 The hourly sysinfo report, the normal stream, takes a shorter way (`report_state` / `add_report`): the
 writer knows the usage rows it writes, and the same statement that writes them reads the rows they
-replace and the rollup rows of their hours, days, months and report time. The rollups then change by
+replace and the rollup rows of their hours, days, weeks, months and report time. The rollups then change by
 the difference: each sum by the new rows minus the replaced ones (a re-reported hour is not counted
 twice), the first/last request hours by the earlier/later of the stored and the new ones, the report's
 seats by its sessions. Whenever that would not give exactly what the re-sum gives — a replaced row that
@@ -25,7 +25,12 @@ Who refreshes:
 * ORM writes (tests, the simulator, hand fixes) are caught by session events (`_collect` /
   `_refresh_pending`), so a fact added with ``session.add`` is rolled up when the session commits;
 * the retention job: `prune` after the facts are deleted;
-* migration 0013 and ``bench/web.py`` (bulk inserts): `backfill`.
+* migration 0013 and ``bench/web.py`` (bulk inserts): `backfill`; migration 0018 (the weekly rows, from the
+  daily ones): `fill_weeks`.
+
+The weekly sums (``sysinfo_usage_weekly``, epoch-aligned 7-day weeks) follow the daily ones: by the same
+deltas grouped per week on the short way, recomputed from the daily rows of the touched weeks
+(`refresh_weeks`) on the general one.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    inspect,
     literal,
     null,
     select,
@@ -63,13 +69,15 @@ from kodeks_smart.ingest import rollup_hooks
 from kodeks_smart.ingest.writers import Batch
 from kodeks_smart.store.db import Database
 from kodeks_smart.store.ingest_models import SysinfoReportRow, SysinfoSession, SysinfoUsageHour
-from kodeks_smart.store.seats_rollup_models import SeatsDayRollup
+from kodeks_smart.store.seats_rollup_models import SeatsDayRollup, SeatsWeekRollup
 from kodeks_smart.store.usage_rollup_models import (
     COUNTERS,
+    WEEK,
     ReportSeats,
     UsageDayRollup,
     UsageFirstRequest,
     UsageHourRollup,
+    UsageWeekRollup,
 )
 from kodeks_smart.store.user_rollup_models import COUNTERS as USER_COUNTERS
 from kodeks_smart.store.user_rollup_models import PEAKS, UserUsageDay, UserUsageMonth
@@ -91,11 +99,13 @@ SESSIONS = table_of(SysinfoSession)
 REPORTS = table_of(SysinfoReportRow)
 HOURLY = table_of(UsageHourRollup)
 DAILY = table_of(UsageDayRollup)
+WEEKLY = table_of(UsageWeekRollup)
 FIRST = table_of(UsageFirstRequest)
 SEATS = table_of(ReportSeats)
 USER_DAILY = table_of(UserUsageDay)
 USER_MONTHLY = table_of(UserUsageMonth)
 SEATS_DAILY = table_of(SeatsDayRollup)
+SEATS_WEEKLY = table_of(SeatsWeekRollup)
 
 
 def _dialect(bind: Bind) -> str:
@@ -145,6 +155,29 @@ def _fill_sums(bind: Bind, target: Table, period: int | None, *where: ColumnElem
     stmt = select(*keys, at, *sums).where(*where).group_by(*keys, at)
     columns = ["dealer_id", "cabinet_id", "client_id", "installation_id", "at", *COUNTERS]
     bind.execute(insert(target).from_select(columns, stmt))
+
+
+def fill_weeks(bind: Bind, *where: ColumnElement[bool]) -> None:
+    """Insert the weekly sums of the daily rows matching ``where`` (whole weeks: a week's daily rows are
+    all it sums, so ``where`` must take all or none of them)."""
+    d = DAILY.c
+    week = (d.at // WEEK) * WEEK
+    keys = (d.dealer_id, d.cabinet_id, d.client_id, d.installation_id)
+    stmt = select(*keys, week, *(func.sum(d[name]) for name in COUNTERS)).where(*where).group_by(*keys, week)
+    columns = ["dealer_id", "cabinet_id", "client_id", "installation_id", "at", *COUNTERS]
+    bind.execute(insert(WEEKLY).from_select(columns, stmt))
+
+
+def refresh_weeks(bind: Bind, client_id: int, start: int, end: int) -> None:
+    """Recompute a client's weekly rows of the weeks that contain days in [start, end) (epoch s) from its
+    daily rows (which must be up to date)."""
+    lo, hi = start - start % WEEK, _ceil(end, WEEK)
+    bind.execute(delete(WEEKLY).where(WEEKLY.c.client_id == client_id, WEEKLY.c.at >= lo, WEEKLY.c.at < hi))
+    fill_weeks(bind, DAILY.c.client_id == client_id, DAILY.c.at >= lo, DAILY.c.at < hi)
+
+
+def _ceil(ts: int, unit: int) -> int:
+    return -(-ts // unit) * unit
 
 
 def _fill_first(bind: Bind, *where: ColumnElement[bool]) -> None:
@@ -210,11 +243,13 @@ def _fill_seats(bind: Bind, sessions_where: ColumnElement[bool], reports_where: 
 
 
 def refresh_hours(bind: Bind, client_id: int, hours: Iterable[datetime | None]) -> None:
-    """Recompute a client's hourly and daily sums and first-request hours around the given usage hours.
+    """Recompute a client's hourly, daily and weekly sums and first-request hours around the given usage
+    hours.
 
     The span from the first to the last hour is recomputed (a report's hours are the last few days, so
-    that is all of them), the daily rows of the days it touches, and the first-request rows of its
-    months (a rewritten hour may move a user's first request of the month).
+    that is all of them), the daily rows of the days it touches, the weekly rows of their weeks (from
+    the daily rows), and the first-request rows of its months (a rewritten hour may move a user's first
+    request of the month).
     """
     moments = sorted({h.astimezone(UTC) for h in hours if h is not None})
     if not moments:
@@ -232,6 +267,7 @@ def refresh_hours(bind: Bind, client_id: int, hours: Iterable[datetime | None]) 
             )
         )
         _fill_sums(bind, table, period, client, u.c.hour >= start, u.c.hour < end)
+    refresh_weeks(bind, client_id, int(first_day.timestamp()), int(end_day.timestamp()))
     _refresh_first(bind, client_id, first_hour, end_hour)
 
 
@@ -383,8 +419,11 @@ _UTC_ZONES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Un
     _STATE_USER_MONTH,
     _STATE_SEATS_DAY,
     _STATE_SEATS_FOLD,
+    _STATE_WEEKLY,
+    _STATE_SEATS_WEEK,
+    _STATE_SEATS_WEEK_FOLD,
     _STATE_ZONE,
-) = range(10)
+) = range(13)
 _VALUES = len(COUNTERS) + len(PEAKS)  # value columns of the state rows (the per-user counters and peaks)
 _V = 9  # the index of the first value column in a state row (after tag, the 7 key columns and flag)
 
@@ -398,11 +437,15 @@ def epoch_of(moment: datetime) -> int:
 def _state_statement(dialect: str, by_login: bool) -> Any:
     """The rows `add_report` starts from, as one query: the stored usage rows at the report's hours
     (with whether the report replaces them: the writer's ``newer`` rule), the client's hourly, daily,
-    first-request and seat rows around them, and on PostgreSQL the session's time zone."""
+    weekly, first-request and seat rows around them (the daily rows from the first hour's week start: a
+    missing weekly row with daily rows in its week is a gap the re-sum must repair; the daily seats of the
+    report's week, folded, less its day), and on PostgreSQL the session's time zone."""
     u, h, d, f, s = USAGE, HOURLY, DAILY, FIRST, SEATS
     client = bindparam("rs_client", type_=BigInteger)
     created = bindparam("rs_created", type_=u.c.report_at.type)
-    lo, hi, day_lo = (bindparam(n, type_=BigInteger) for n in ("rs_lo", "rs_hi", "rs_day_lo"))
+    lo, hi, day_lo, week_lo = (
+        bindparam(n, type_=BigInteger) for n in ("rs_lo", "rs_hi", "rs_day_lo", "rs_week_lo")
+    )
     no_int, no_str = cast(null(), BigInteger), cast(null(), String)
 
     def logins(column: Any) -> ColumnElement[bool]:
@@ -433,7 +476,11 @@ def _state_statement(dialect: str, by_login: bool) -> Any:
             values=[cast(u.c[n], BigInteger) for n in COUNTERS],
         ).where(u.c.client_id == client, u.c.hour.in_(bindparam("rs_hours", expanding=True))),
     ]
-    for tag, table, start in ((_STATE_HOURLY, h, lo), (_STATE_DAILY, d, day_lo)):
+    for tag, table, start in (
+        (_STATE_HOURLY, h, lo),
+        (_STATE_DAILY, d, week_lo),
+        (_STATE_WEEKLY, WEEKLY, week_lo),
+    ):
         parts.append(
             part(
                 tag,
@@ -546,6 +593,47 @@ def _state_statement(dialect: str, by_login: bool) -> Any:
         )
         .group_by(s.c.dealer_id, s.c.cabinet_id, s.c.installation_id)
     )
+    sw = SEATS_WEEKLY
+    seat_week = bindparam("rs_seat_week", type_=BigInteger)
+    parts.append(
+        part(
+            _STATE_SEATS_WEEK,
+            sw.c.id,
+            sw.c.dealer_id,
+            sw.c.cabinet_id,
+            sw.c.installation_id,
+            sw.c.at,
+            no_str,
+            no_str,
+            no_int,
+            values=[cast(sw.c[n], BigInteger) for n in ("used_max", "used_min", "seats_max")],
+        ).where(sw.c.client_id == client, sw.c.at == seat_week)
+    )
+    parts.append(
+        part(
+            _STATE_SEATS_WEEK_FOLD,
+            no_int,
+            sd.c.dealer_id,
+            sd.c.cabinet_id,
+            sd.c.installation_id,
+            no_int,
+            no_str,
+            no_str,
+            cast(func.count(), BigInteger),
+            values=[
+                func.max(cast(sd.c.used_max, BigInteger)),
+                func.min(cast(sd.c.used_min, BigInteger)),
+                func.max(cast(sd.c.seats_max, BigInteger)),
+            ],
+        )
+        .where(
+            sd.c.client_id == client,
+            sd.c.at >= seat_week,
+            sd.c.at < seat_week + WEEK,
+            sd.c.at != seat_day,
+        )
+        .group_by(sd.c.dealer_id, sd.c.cabinet_id, sd.c.installation_id)
+    )
     if dialect == "postgresql":
         zone = func.current_setting("TimeZone", type_=String)
         parts.append(part(_STATE_ZONE, *([no_int] * 5), zone, no_str, no_int))
@@ -569,6 +657,7 @@ def report_state(
         "rs_created": created,
         "rs_hours": moments,
         "rs_seat_day": at - at % DAY,
+        "rs_seat_week": at - at % WEEK,
     }
     if moments:
         first, last = epoch_of(moments[0]), epoch_of(moments[-1])
@@ -576,7 +665,12 @@ def report_state(
     else:  # empty ranges
         first, last, months = 1, 0, ("9", "0")
     params.update(
-        rs_lo=first, rs_hi=last, rs_day_lo=first - first % DAY, rs_month_lo=months[0], rs_month_hi=months[1]
+        rs_lo=first,
+        rs_hi=last,
+        rs_day_lo=first - first % DAY,
+        rs_week_lo=first - first % WEEK,
+        rs_month_lo=months[0],
+        rs_month_hi=months[1],
     )
     if logins is not None:  # the per-user rows of the report's users only (else of all)
         params["rs_logins"] = sorted(set(logins))
@@ -663,7 +757,7 @@ def _report_writes(rows: ReportRows, state: list[Any]) -> tuple[_Writes, _Writes
             key = (dealer, cabinet, installation, login, month)
         elif tag == _STATE_USER_DAY:
             key = (dealer, cabinet, installation, login, at)
-        elif tag == _STATE_SEATS_FOLD:
+        elif tag in (_STATE_SEATS_FOLD, _STATE_SEATS_WEEK_FOLD):
             key = (dealer, cabinet, installation)
         else:
             key = (dealer, cabinet, installation, at)
@@ -673,6 +767,7 @@ def _report_writes(rows: ReportRows, state: list[Any]) -> tuple[_Writes, _Writes
         by_key[key] = row
     hours: dict[_Key, list[int]] = {}
     days: dict[_Key, list[int]] = {}
+    weeks: dict[_Key, list[int]] = {}
     had: set[_Key] = set()  # rollup keys that had facts before: their rows must be there
     span: dict[_Key, list[int]] = {}
     users = _UserSums()
@@ -681,7 +776,7 @@ def _report_writes(rows: ReportRows, state: list[Any]) -> tuple[_Writes, _Writes
         group = (new["dealer_id"], new["cabinet_id"], new["installation_id"])
         values = [new[n] or 0 for n in COUNTERS]
         old = stored[_STATE_USAGE].get((at, new["login"]))
-        hour_key, day_key = (*group, at), (*group, at - at % DAY)
+        hour_key, day_key, week_key = (*group, at), (*group, at - at % DAY), (*group, at - at % WEEK)
         month = f"{new['hour'].astimezone(UTC):%Y-%m}"
         user_keys = ((*group, new["login"], at - at % DAY), (*group, new["login"], month))
         before: list[int] | None = None
@@ -695,11 +790,11 @@ def _report_writes(rows: ReportRows, state: list[Any]) -> tuple[_Writes, _Writes
                 if not values[0] > 0:
                     raise _Decline  # the month's first/last request may move elsewhere
                 had.add((*group, new["login"], month))
-            had.update((hour_key, day_key, *user_keys))
+            had.update((hour_key, day_key, week_key, *user_keys))
         users.add(user_keys, values, before)
         if before is not None:
             values = [v - b for v, b in zip(values, before, strict=True)]
-        for sums, key in ((hours, hour_key), (days, day_key)):
+        for sums, key in ((hours, hour_key), (days, day_key), (weeks, week_key)):
             total = sums.setdefault(key, [0] * len(COUNTERS))
             for i, v in enumerate(values):
                 total[i] += v
@@ -707,11 +802,18 @@ def _report_writes(rows: ReportRows, state: list[Any]) -> tuple[_Writes, _Writes
             month_key = (*group, new["login"], f"{new['hour'].astimezone(UTC):%Y-%m}")
             bounds = span.setdefault(month_key, [at, at])
             bounds[0], bounds[1] = min(bounds[0], at), max(bounds[1], at)
+    stored_days = stored[_STATE_DAILY]
+    for key in weeks:
+        if key not in stored[_STATE_WEEKLY] and any(
+            day[:3] == key[:3] and key[3] <= day[3] < key[3] + WEEK for day in stored_days
+        ):
+            raise _Decline  # daily rows without their week's row: let the re-sum repair it
     writes = [
         *_sum_writes(HOURLY, rows.client_id, hours, stored[_STATE_HOURLY], had),
-        *_sum_writes(DAILY, rows.client_id, days, stored[_STATE_DAILY], had),
+        *_sum_writes(DAILY, rows.client_id, days, stored_days, had),
+        *_sum_writes(WEEKLY, rows.client_id, weeks, stored[_STATE_WEEKLY], had),
         *_first_writes(rows.client_id, span, stored[_STATE_FIRST], had),
-        *_seat_writes(rows, stored[_STATE_SEATS], stored[_STATE_SEATS_FOLD], stored[_STATE_SEATS_DAY]),
+        *_seat_writes(rows, stored),
     ]
     try:
         user_writes: _Writes | None = [
@@ -798,7 +900,7 @@ class _UserSums:
 def _sum_writes(
     table: Table, client_id: int, sums: dict[_Key, list[int]], stored: dict[_Key, Any], had: set[_Key]
 ) -> list[tuple[Table, str, list[dict[str, Any]]]]:
-    """The hourly or daily rows with the sums changed by ``sums``, and the new ones."""
+    """The hourly, daily or weekly rows with the sums changed by ``sums``, and the new ones."""
     updates, inserts = [], []
     for key, delta in sums.items():
         row = stored.get(key)
@@ -850,15 +952,14 @@ def _first_writes(
     return _as_writes(FIRST, updates, inserts)
 
 
-def _seat_writes(
-    rows: ReportRows, stored: dict[_Key, Any], fold: dict[_Key, Any], days: dict[_Key, Any]
-) -> list[tuple[Table, str, list[dict[str, Any]]]]:
-    """The seat row of the report's time: its sessions added, the larger reg-file seat count; and the
-    daily seats row (`seats_rollup`) of its day: the day's other seat rows (``fold``, as read before the
-    writes) folded with that one."""
+def _seat_writes(rows: ReportRows, state: dict[int, dict[_Key, Any]]) -> _Writes:
+    """The seat row of the report's time: its sessions added, the larger reg-file seat count; the daily
+    seats row (`seats_rollup`) of its day: the day's other seat rows (as read before the writes) folded
+    with that one; and the weekly seats row of its week: the week's other daily rows folded with that
+    day's."""
     at = epoch_of(rows.created)
     group = (rows.dealer_id, rows.cabinet_id, rows.installation_id)
-    row = stored.get((*group, at))
+    row = state[_STATE_SEATS].get((*group, at))
     writes = []
     if row is None:
         used, seats = rows.sessions, rows.seats
@@ -878,37 +979,56 @@ def _seat_writes(
         seats = row.v1 if rows.seats is None else rows.seats if row.v1 is None else max(row.v1, rows.seats)
         if rows.sessions != 0 or seats != row.v1:
             writes = _as_writes(SEATS, [{"id": row.id, "used": used, "seats": seats}], [])
-    return writes + _seat_day_writes(
-        rows, at - at % DAY, fold.get(group), days.get((*group, at - at % DAY)), used, seats
-    )
-
-
-def _seat_day_writes(
-    rows: ReportRows, day: int, others: Any, stored: Any, used: int | None, seats: int | None
-) -> list[tuple[Table, str, list[dict[str, Any]]]]:
-    """The daily seats row of the report's installation and day: as `seats_rollup` folds the seat rows."""
     taken = used if used is not None and used > 0 else None
+    day, week = at - at % DAY, at - at % WEEK
+    day_writes, folded = _seat_fold_writes(
+        rows,
+        SEATS_DAILY,
+        day,
+        state[_STATE_SEATS_FOLD].get(group),
+        state[_STATE_SEATS_DAY].get((*group, day)),
+        [taken, taken, seats],
+    )
+    if state[_STATE_SEATS_WEEK].get((*group, week)) is None and state[_STATE_SEATS_DAY].get((*group, day)):
+        raise _Decline  # a daily seats row without its week's row: let the re-fold repair it
+    week_writes, _ = _seat_fold_writes(
+        rows,
+        SEATS_WEEKLY,
+        week,
+        state[_STATE_SEATS_WEEK_FOLD].get(group),
+        state[_STATE_SEATS_WEEK].get((*group, week)),
+        folded,
+    )
+    return writes + day_writes + week_writes
+
+
+def _seat_fold_writes(
+    rows: ReportRows, table: Table, at: int, others: Any, stored: Any, new: list[int | None]
+) -> tuple[_Writes, list[int | None]]:
+    """The daily (weekly) seats row of the report's installation and day (week), as `seats_rollup` folds
+    the seat (daily) rows: ``others``, the period's other rows folded (None: none), with ``new``, the
+    report's (its day's) [used_max, used_min, seats_max]. Also the folded values."""
+    picks = (max, min, max)
     folded = [
-        _fold(max, others.v0 if others is not None else None, taken),
-        _fold(min, others.v1 if others is not None else None, taken),
-        _fold(max, others.v2 if others is not None else None, seats),
+        _fold(pick, others[_V + i] if others is not None else None, value)
+        for i, (pick, value) in enumerate(zip(picks, new, strict=True))
     ]
     names = ("used_max", "used_min", "seats_max")
     if stored is None:
         if others is not None:
-            raise _Decline  # seat rows without their day row: let the re-fold repair it
+            raise _Decline  # rows without their period's row: let the re-fold repair it
         values = {
             "dealer_id": rows.dealer_id,
             "cabinet_id": rows.cabinet_id,
             "client_id": rows.client_id,
             "installation_id": rows.installation_id,
-            "at": day,
+            "at": at,
             **dict(zip(names, folded, strict=True)),
         }
-        return _as_writes(SEATS_DAILY, [], [values])
+        return _as_writes(table, [], [values]), folded
     if folded == [stored.v0, stored.v1, stored.v2]:
-        return []
-    return _as_writes(SEATS_DAILY, [{"id": stored.id, **dict(zip(names, folded, strict=True))}], [])
+        return [], folded
+    return _as_writes(table, [{"id": stored.id, **dict(zip(names, folded, strict=True))}], []), folded
 
 
 def _fold(pick: Any, a: int | None, b: int | None) -> int | None:
@@ -928,11 +1048,15 @@ def _as_writes(
 
 
 def backfill(bind: Bind) -> None:
-    """Rebuild every rollup from the stored facts (migration 0013, bulk-loaded benchmark stores)."""
-    for table in (HOURLY, DAILY, FIRST, SEATS):
+    """Rebuild every rollup from the stored facts (migration 0013, bulk-loaded benchmark stores); the
+    weekly one when it exists (migration 0013 runs this before 0018 creates it)."""
+    weeks = has_table(bind, WEEKLY)
+    for table in (HOURLY, DAILY, *((WEEKLY,) if weeks else ()), FIRST, SEATS):
         bind.execute(delete(table))
     _fill_sums(bind, HOURLY, None)
     _fill_sums(bind, DAILY, DAY)
+    if weeks:
+        fill_weeks(bind)
     _fill_first(bind)
     _fill_seats(bind, true(), true())
 
@@ -944,11 +1068,17 @@ SEATS_SLACK = timedelta(days=2)
 
 def prune(db: Database, cutoff: datetime) -> dict[str, int]:
     """After retention deleted the facts older than ``cutoff``: drop the rollups of what is gone and
-    recompute the ones that straddle the cutoff (its day, its month, report times just after it).
+    recompute the ones that straddle the cutoff (its day, its week, its month, report times just after it).
 
     One transaction: the rows it touches are about a day of facts (a month for the first requests)."""
     with db.write() as session:
         return _prune(session, cutoff)
+
+
+def has_table(bind: Bind, table: Table) -> bool:
+    """Whether ``table`` exists in the database (the backfills of migrations older than the table)."""
+    conn = bind.connection() if isinstance(bind, Session) else bind
+    return bool(inspect(conn).has_table(table.name))
 
 
 def _prune(bind: Bind, cutoff: datetime) -> dict[str, int]:
@@ -964,6 +1094,9 @@ def _prune(bind: Bind, cutoff: datetime) -> dict[str, int]:
     deleted[HOURLY.name] = count(delete(HOURLY).where(HOURLY.c.at < int(cut.timestamp())))
     deleted[DAILY.name] = count(delete(DAILY).where(DAILY.c.at <= int(day.timestamp())))
     _fill_sums(bind, DAILY, DAY, u.c.hour >= day, u.c.hour < day + timedelta(days=1))
+    week = int(day.timestamp()) // WEEK * WEEK
+    deleted[WEEKLY.name] = count(delete(WEEKLY).where(WEEKLY.c.at <= week))
+    fill_weeks(bind, DAILY.c.at >= week, DAILY.c.at < week + WEEK)
     deleted[FIRST.name] = count(delete(FIRST).where(FIRST.c.month <= f"{month:%Y-%m}"))
     _fill_first(bind, u.c.hour >= month, u.c.hour < _next_month(month))
     deleted[SEATS.name] = count(delete(SEATS).where(SEATS.c.report_at < cut + SEATS_SLACK))
@@ -1009,10 +1142,13 @@ __all__ = [
     "add_report_parts",
     "backfill",
     "epoch",
+    "fill_weeks",
+    "has_table",
     "month_of",
     "prune",
     "refresh_hours",
     "refresh_report",
     "refresh_report_times",
+    "refresh_weeks",
     "report_state",
 ]

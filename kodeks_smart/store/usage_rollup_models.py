@@ -7,6 +7,8 @@ installation and hour, day or report instead:
 
 * `UsageHourRollup` / `UsageDayRollup`: the counters of ``sysinfo_usage`` summed per installation and UTC
   hour / UTC day (NULL counters count as 0, as the dashboards' sums do);
+* `UsageWeekRollup`: the same sums per installation and epoch-aligned 7-day week (the chart points of
+  the 13M and 1y ranges): summed from the daily rows, so a long range reads a seventh of them;
 * `UsageFirstRequest`: per installation, user and UTC calendar month, the first and the last hour with DB
   requests (the «involvement» chart counts users by the first, «Ноль запросов к БД за 60 дней» asks the
   last);
@@ -18,7 +20,8 @@ SQLite and PostgreSQL instead of a date function per row.
 
 They are derived data: `kodeks_smart.ingest.usage_rollup` rebuilds the keys a write touched in the same
 transaction (the sysinfo writer calls it; ORM writes are caught by session events), the retention job
-prunes them with the facts, and migration 0013 fills them from the facts already stored.
+prunes them with the facts, and migration 0013 fills them from the facts already stored (0018 the weekly
+one, from the daily rows).
 """
 
 from __future__ import annotations
@@ -67,6 +70,19 @@ class UsageDayRollup(_UsageSums, Base):
 
     __tablename__ = "sysinfo_usage_daily"
     __table_args__ = (tenant_fk(), Index("ix_sysinfo_usage_daily_client_at", "client_id", "at"))
+
+
+#: A week of the weekly rollups, seconds: weeks start at ``(at // WEEK) * WEEK`` (Thursdays 00:00 UTC), as
+#: the 7-day chart points do (`kodeks_smart.web.dashboards.framework` aligns points to the epoch).
+WEEK = 7 * 86400
+
+
+class UsageWeekRollup(_UsageSums, Base):
+    """``sysinfo_usage`` summed over the users of an installation, per epoch-aligned 7-day week (``at`` is
+    the week's start): the sum of the installation's daily rows of that week."""
+
+    __tablename__ = "sysinfo_usage_weekly"
+    __table_args__ = (tenant_fk(), Index("ix_sysinfo_usage_weekly_client_at", "client_id", "at"))
 
 
 class UsageFirstRequest(Base):

@@ -26,11 +26,12 @@ from kodeks_smart.store.usage_rollup_models import (
     UsageDayRollup,
     UsageFirstRequest,
     UsageHourRollup,
+    UsageWeekRollup,
 )
 from tests.conftest import Tenants
 from tests.ingest.conftest import DEALER
 
-ROLLUPS = (UsageHourRollup, UsageDayRollup, UsageFirstRequest, ReportSeats)
+ROLLUPS = (UsageHourRollup, UsageDayRollup, UsageWeekRollup, UsageFirstRequest, ReportSeats)
 #: 23:40 UTC on the last day of a month, 11:40 on a Tuesday at UTC+12: the next reports cross midnight
 #: and the month boundary in UTC in working hours.
 EVE = datetime(2026, 11, 30, 23, 40, 7, tzinfo=UTC)

@@ -161,13 +161,18 @@ def _upload(ctx: IngestContext, client: str, at: datetime, **kw: Any) -> None:
 
 
 def _days(ctx: IngestContext) -> list[tuple[Any, ...]]:
-    table = seats_rollup.DAILY
+    """The day rows and the week rows (tagged with their table), without ids."""
+    rows = []
     with ctx.db.session() as s:
-        return sorted(tuple(r) for r in s.execute(select(*(c for c in table.c if c.name != "id"))))
+        for table in (seats_rollup.DAILY, seats_rollup.WEEKLY):
+            cols = [c for c in table.c if c.name != "id"]
+            rows += [(table.name, *r) for r in s.execute(select(*cols))]
+    return sorted(rows)
 
 
 def _same_as_rebuilt(ctx: IngestContext) -> None:
-    """The kept day rows equal a rebuild of the per-report rows from the facts and of the days from those."""
+    """The kept day and week rows equal a rebuild of the per-report rows from the facts and of the days
+    (and weeks) from those."""
     kept = _days(ctx)
     assert kept
     with ctx.db.write() as s:

@@ -32,6 +32,7 @@ from kodeks_smart.store.usage_rollup_models import (
     UsageDayRollup,
     UsageFirstRequest,
     UsageHourRollup,
+    UsageWeekRollup,
 )
 from kodeks_smart.web.dashboards import usage
 from tests.conftest import Tenants
@@ -40,7 +41,7 @@ from tests.web.test_cabinet import login
 
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 CHART_JSON = r'<script type="application/json" class="chart-data" data-for="([^"]+)">(.*?)</script>'
-ROLLUP_MODELS = (UsageHourRollup, UsageDayRollup, UsageFirstRequest, ReportSeats)
+ROLLUP_MODELS = (UsageHourRollup, UsageDayRollup, UsageWeekRollup, UsageFirstRequest, ReportSeats)
 
 
 @pytest.fixture
