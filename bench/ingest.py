@@ -52,6 +52,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import describe as machine_reference  # noqa: E402
 from kodeks_smart.ingest.consumer import drain  # noqa: E402
 from kodeks_smart.ingest.context import IngestContext  # noqa: E402
 from kodeks_smart.ingest.service import ingest_file  # noqa: E402
@@ -424,6 +425,8 @@ def main() -> None:
     args = parser.parse_args()
 
     backend = "PostgreSQL" if args.pg_url else "SQLite"
+    reference = machine_reference()
+    print(reference)
     cpu = cpu_per_report(args.pg_url, args.cpu_clients, args.steady_rounds) if args.cpu_clients else []
     if cpu:
         print(f"\nprocessing CPU per sysinfo report, in-process ({backend}; process_time + server backends)")
@@ -511,7 +514,13 @@ def main() -> None:
     if args.json:
         print(
             json.dumps(
-                {"backend": backend, "cpu": cpu, "runs": [r.row() for r in results], "memory": memory},
+                {
+                    "backend": backend,
+                    "machine": reference,
+                    "cpu": cpu,
+                    "runs": [r.row() for r in results],
+                    "memory": memory,
+                },
                 ensure_ascii=False,
             )
         )
