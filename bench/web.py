@@ -39,6 +39,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Table, create_engine, insert, select, text
 from sqlalchemy.engine import make_url
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.machine import describe as machine_reference
 from kodeks_smart.app import create_app
 from kodeks_smart.config import Settings
 from kodeks_smart.ingest import metric_daily, seats_rollup, usage_rollup, user_rollup
@@ -717,8 +720,10 @@ def run(url: str, args: argparse.Namespace, tmp: Path, reuse: bool = False) -> i
     db = Database(url)
     hashing = PasswordHashing(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     box = SecretBox([SecretBox.generate_key()])
+    print(machine_reference())
     if reuse:
         print(f"store: reusing {url}")
+        migrate.upgrade(db)  # a store built before the newest migration gets its new tables filled
     else:
         migrate.upgrade(db)
         t0 = time.perf_counter()
