@@ -12,13 +12,13 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import DateTime, event, literal, select
+from sqlalchemy import Date, DateTime, event, literal, select
 
 from kodeks_smart.ingest.context import IngestContext
 from kodeks_smart.runtime import Services
@@ -49,6 +49,20 @@ def test_a_chart_point_is_the_floor_of_the_epoch_seconds(db: Database) -> None:
                 got = s.scalar(select(bucket(literal(moment, DateTime(timezone=True)), view)))
                 whole = (moment - EPOCH) // timedelta(seconds=1)
                 assert got == whole - whole % step, (moment, step)
+
+
+DATES = [date(1970, 1, 1), date(2024, 2, 29), date(2026, 11, 26), date(2026, 12, 31), date(2038, 1, 19)]
+
+
+def test_a_chart_point_of_a_date_is_the_floor_of_its_midnight(db: Database) -> None:
+    """Date columns (kAssist days) take their own, cheaper path on SQLite."""
+    with db.session() as s:
+        for day in DATES:
+            for step in STEPS:
+                view: Any = SimpleNamespace(db=s, time=SimpleNamespace(step=step))
+                got = s.scalar(select(bucket(literal(day, Date()), view)))
+                whole = (day - date(1970, 1, 1)).days * 86400
+                assert got == whole - whole % step, (day, step)
 
 
 @pytest.fixture

@@ -68,7 +68,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import Response
-from sqlalchemy import BigInteger, ColumnElement, Integer, bindparam, cast, func, select, true
+from sqlalchemy import BigInteger, ColumnElement, Date, Integer, bindparam, cast, func, select, true
 from sqlalchemy.orm import Session
 
 from kodeks_smart.store.models import Client, Installation, Manager
@@ -222,10 +222,23 @@ def bucket(column: Any, view: View, step: int | None = None) -> ColumnElement[An
         # a microsecond timestamp is within 1.2e-7 s of it, so its floor is the exact whole second.
         whole: Any = cast(func.floor(func.date_part("epoch", column)), BigInteger)
         return (whole // step) * step  # type: ignore[no-any-return]
-    # The text up to the whole second: SQLite's strftime rounds fractional seconds to milliseconds, so
-    # 23:59:59.9999 would fall into the next day.
-    seconds: ColumnElement[int] = cast(func.strftime("%s", func.substr(column, 1, 19)), Integer)
+    # SQLite: the Julian day of the text (parsing it for julianday costs half to two thirds of
+    # strftime('%s'): 1.8 → 1.2 s over 2.5 million usage hours, 0.6 → 0.3 s over 396,000 kAssist days).
+    # A date ('YYYY-MM-DD') is a whole day and a half exactly; a time is cut to the whole second first —
+    # SQLite keeps milliseconds, so 23:59:59.9999 would round into the next day — and the float of its
+    # day fraction is within 10⁻⁴ s of the whole second, so rounding gives it exactly.
+    seconds: ColumnElement[int]
+    if isinstance(getattr(column, "type", None), Date):
+        seconds = cast(func.julianday(column) - _UNIX_JULIAN_DAY, Integer) * DAY_SECONDS
+    else:
+        fraction = (func.julianday(func.substr(column, 1, 19)) - _UNIX_JULIAN_DAY) * DAY_SECONDS
+        seconds = cast(func.round(fraction), Integer)
     return (seconds // step) * step
+
+
+#: The Julian day of 1970-01-01 00:00 UTC, and the seconds of a day (`bucket` on SQLite).
+_UNIX_JULIAN_DAY = 2440587.5
+DAY_SECONDS = 86400
 
 
 # -- filters ---------------------------------------------------------------------------------------
