@@ -36,7 +36,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
-from sqlalchemy import Table, create_engine, insert, select, text
+from sqlalchemy import Table, create_engine, event, insert, select, text
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -649,6 +649,41 @@ def measure(
     return times, cpu
 
 
+def statements(client: TestClient, path: str, db: Database, top: int = 15) -> None:
+    """The statements of one request, each run again alone: CPU and wall ms of executing it and fetching
+    every row (on PostgreSQL the server's CPU is not in the CPU column), rows, and the start of its SQL —
+    where a page's database time goes, slowest first."""
+    seen: list[tuple[str, Any]] = []
+
+    def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        client.get(path)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", keep)
+    timed = []
+    with db.engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        for statement, parameters in seen:
+            if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
+                continue
+            cursor = raw.cursor()
+            c0, w0 = time.process_time(), time.perf_counter()
+            cursor.execute(statement, parameters)
+            rows = len(cursor.fetchall())
+            cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+            cursor.close()
+            timed.append((wall, cpu, rows, " ".join(statement.split())))
+    timed.sort(reverse=True)
+    print(f"\n{len(timed)} statements of {path}, {sum(t[0] for t in timed) * 1000:.0f} ms wall in all")
+    print(f"{'wall ms':>8} {'CPU ms':>7} {'rows':>8}  SQL")
+    for wall, cpu, rows, sql in timed[:top]:
+        print(f"{wall * 1000:8.1f} {cpu * 1000:7.1f} {rows:8}  {sql[:150]}")
+
+
 def profile(client: TestClient, path: str, slug: str) -> None:
     """cProfile of one request's dashboard function and rendering (they run in the server's thread)."""
     import cProfile
@@ -788,6 +823,8 @@ def run(url: str, args: argparse.Namespace, tmp: Path, reuse: bool = False) -> i
         if args.profile:
             slug = args.profile.split("?")[0]
             profile(client, f"/c/{cabinet_id}/d/{args.profile}", slug)
+        if args.statements:
+            statements(client, f"/c/{cabinet_id}/d/{args.statements}", db)
     print(f"\nslowest p50: {worst:.0f} ms")
     db.dispose()
     return 0
@@ -820,6 +857,11 @@ def main() -> int:
     )
     parser.add_argument(
         "--profile", default="", help="print a cProfile of one request to this path (e.g. managers)"
+    )
+    parser.add_argument(
+        "--statements",
+        default="",
+        help="time each SQL statement of one request to this path, run again alone (e.g. 'managers?range=30d')",
     )
     parser.add_argument(
         "--database-url", default="", help="PostgreSQL server URL (a temporary database is made)"
