@@ -28,6 +28,7 @@ from kodeks_smart.ingest.context import IngestContext
 from kodeks_smart.runtime import Services
 from kodeks_smart.store.db import Database
 from kodeks_smart.store.ingest_models import SysinfoOperUpFile, SysinfoRefusal
+from kodeks_smart.store.types import utcnow
 from kodeks_smart.web.dashboards import framework, managers, usage
 from tests.conftest import Tenants
 from tests.web.dashboard_helpers import chart, hour, open_dashboard, site_of, table_rows
@@ -112,6 +113,9 @@ def test_operup_ranking_equals_all_series_built_then_cut(
     _operup_files(db, tenants)
     for module in (framework, usage, managers):
         monkeypatch.setattr(module, "MAX_SERIES", shown)
+    # one clock for both pages: a preset range ends at "now", which may pass a second between them
+    frozen = utcnow()
+    monkeypatch.setattr(framework, "utcnow", lambda: frozen)
     for query in ("range=7d", "range=24h", f"from={(NOW - timedelta(days=5)):{FMT}}&to={NOW:{FMT}}"):
         monkeypatch.setattr(usage, "ROLLUPS", True)
         ranked = chart(open_dashboard(web, tenants.cabinet_a, "managers", query), "operup")

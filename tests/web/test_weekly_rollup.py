@@ -29,6 +29,7 @@ from kodeks_smart.ingest.reprocess import enqueue_reprocess
 from kodeks_smart.ingest.retention import run_retention
 from kodeks_smart.runtime import Services
 from kodeks_smart.simulator.sysinfo import SysinfoProfile, generate_zip
+from kodeks_smart.simulator.sysinfo_sim import is_working_day
 from kodeks_smart.store.ingest_models import SysinfoSession, SysinfoUsageHour
 from kodeks_smart.store.seats_rollup_models import SeatsWeekRollup
 from kodeks_smart.store.usage_rollup_models import COUNTERS, WEEK, ReportSeats, UsageWeekRollup
@@ -174,14 +175,25 @@ def test_weekly_rows_equal_a_resum_after_every_kind_of_write(ctx: IngestContext,
     assert _stored(ctx) == stored
 
 
-def test_a_missing_week_row_is_repaired_by_the_general_way(ctx: IngestContext, resums: list[int]) -> None:
-    """The short way declines when the week has daily rows but no weekly row (derived data lost)."""
-    _upload(ctx, NOW - timedelta(hours=3), days=20)
-    week = int(NOW.timestamp()) - int(NOW.timestamp()) % WEEK
+@pytest.mark.parametrize("lost", [UsageWeekRollup, SeatsWeekRollup])
+def test_a_missing_week_row_is_repaired_by_the_general_way(
+    ctx: IngestContext, resums: list[int], lost: type[UsageWeekRollup] | type[SeatsWeekRollup]
+) -> None:
+    """The short way declines when the week has daily rows but no weekly row (derived data lost), for
+    the usage sums and for the seats alike.
+
+    The second report must bring new usage hours into that week: a report's hours that closed before
+    the stored report are skipped, so both reports are made at working hours (a Wednesday 09:00 and
+    12:00 UTC, the last day of a Thursday-aligned week whose other days have rows), not at the clock's
+    time, which may lie after the working day."""
+    noon = NOW.replace(hour=12, minute=0) - timedelta(days=7)
+    while noon.weekday() != 2 or not is_working_day(noon.date()):
+        noon -= timedelta(days=1)
+    _upload(ctx, noon - timedelta(hours=3), days=20)
+    week = int(noon.timestamp()) - int(noon.timestamp()) % WEEK
     with ctx.db.write() as s:
-        s.execute(delete(UsageWeekRollup).where(UsageWeekRollup.at == week))
-        s.execute(delete(SeatsWeekRollup).where(SeatsWeekRollup.at == week))
-    _upload(ctx, NOW, days=2, seed=4)
+        assert s.execute(delete(lost).where(lost.at == week)).rowcount
+    _upload(ctx, noon, days=2, seed=4)
     assert resums
     _exact(ctx)
 
