@@ -685,12 +685,15 @@ def statements(client: TestClient, path: str, db: Database, top: int = 15) -> No
 
 
 def profile(client: TestClient, path: str, slug: str) -> None:
-    """cProfile of one request's dashboard function and rendering (they run in the server's thread)."""
+    """cProfile of one request's dashboard function and rendering (they run in the server's thread),
+    after one request unprofiled (SQLAlchemy's statement cache and the database's pages warm, as in the
+    measured requests)."""
     import cProfile
     import pstats
 
     from kodeks_smart.web.dashboards import framework
 
+    measure(client, path, 0)
     profiler = cProfile.Profile()
     spec = REGISTRY[slug]
     build, respond = spec.build, framework.View.respond
@@ -716,7 +719,9 @@ def profile(client: TestClient, path: str, slug: str) -> None:
     finally:
         object.__setattr__(spec, "build", build)
         framework.View.respond = respond  # type: ignore[method-assign]
-    pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(
+        int(os.environ.get("BENCH_PROFILE_LINES", "40"))
+    )
 
 
 def pct(values: list[float], q: float) -> float:
