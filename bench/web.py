@@ -203,8 +203,8 @@ def build(db: Database, hashing: PasswordHashing, box: SecretBox, args: argparse
                 "last_received_at": at,
                 "report_time": at,
             }
-            for i, c in insts
             for d, at in enumerate(report_days)
+            for i, c in insts
         ),
     )
     with db.session() as s:
@@ -235,8 +235,8 @@ def build(db: Database, hashing: PasswordHashing, box: SecretBox, args: argparse
                 "sections": {},
                 "unknown_paths": [],
             }
-            for i, c in insts
             for at in report_days
+            for i, c in insts
         ),
     )
     counts["sessions"] = bulk(
@@ -250,8 +250,8 @@ def build(db: Database, hashing: PasswordHashing, box: SecretBox, args: argparse
                 "ip": "10.0.0.1",
                 "domain": "BUH" if k == 0 else None,
             }
-            for i, c in insts
             for at in report_days
+            for i, c in insts
             for k in range(rnd.randint(0, min(args.users, seats[i])))
         ),
     )
@@ -282,9 +282,9 @@ def build(db: Database, hashing: PasswordHashing, box: SecretBox, args: argparse
                 "code": 603,
                 "text": "Invalid protect string",
             }
+            for at in recent
             for i, c in insts
             if i % 10 == 0
-            for at in recent
             for v in range(3)
         ),
     )
@@ -298,8 +298,8 @@ def build(db: Database, hashing: PasswordHashing, box: SecretBox, args: argparse
                 "path": f"OperUp\\{f}.ud6",
                 "modified_at": at - timedelta(hours=rnd.randint(1, 100)),
             }
-            for i, c in insts
             for at in recent
+            for i, c in insts
             for f in ("2330nvd", "2330thes")
         ),
     )
@@ -355,8 +355,8 @@ def build(db: Database, hashing: PasswordHashing, box: SecretBox, args: argparse
                 "services": 1,
                 "searches": (n_h + i) % 11,
             }
-            for i, c in insts
             for n_h, h in enumerate(work_hours)
+            for i, c in insts
         ),
     )
     counts["searches"] = bulk(
@@ -376,8 +376,8 @@ def build(db: Database, hashing: PasswordHashing, box: SecretBox, args: argparse
                 "type": "i",
                 "result": "empty",
             }
-            for i, c in insts
             for d in range(0, days, 7)
+            for i, c in insts
         ),
     )
     counts["refusals"] = bulk(
@@ -395,8 +395,8 @@ def build(db: Database, hashing: PasswordHashing, box: SecretBox, args: argparse
                 "reason": "no-seats",
                 "code": 2008,
             }
-            for i, c in insts
             for d in range(3, days, 7)
+            for i, c in insts
         ),
     )
     counts["state_intervals"] = bulk(
@@ -412,8 +412,8 @@ def build(db: Database, hashing: PasswordHashing, box: SecretBox, args: argparse
                 "ended_at": start + timedelta(days=d, hours=i % 24, minutes=20 + i % 40),
                 "detail": "",
             }
-            for i, _ in insts
             for d in range(0, days, 15)
+            for i, _ in insts
         ),
     )
     counts["checks"] = bulk(
@@ -489,8 +489,8 @@ def build(db: Database, hashing: PasswordHashing, box: SecretBox, args: argparse
                 "upload_max": 100,
                 "upload_used": at.day % 50,
             }
-            for a, _ in accesses
             for at in reading_times
+            for a, _ in accesses
         ),
     )
     counts["kassist_days"] = bulk(
@@ -506,8 +506,8 @@ def build(db: Database, hashing: PasswordHashing, box: SecretBox, args: argparse
                 "not_matched": (i + n_d) % 3,
                 "active_checked": (i + n_d) % 50,
             }
-            for i, c in insts
             for n_d, at in enumerate(report_days)
+            for i, c in insts
         ),
     )
     counts["components"] = bulk(
@@ -521,8 +521,8 @@ def build(db: Database, hashing: PasswordHashing, box: SecretBox, args: argparse
                 "name": kind,
                 "version": f"6.4.{4 + i % 2}.{100 + i % 50}" if kind == "ksrv" else "1.2.3",
             }
-            for i, c in insts
             for at in report_days[-30:]
+            for i, c in insts
             for kind in ("ksrv", "kassist")
         ),
     )
@@ -564,8 +564,8 @@ def build(db: Database, hashing: PasswordHashing, box: SecretBox, args: argparse
                 "last": (5 + sid % 50) * GB,
                 "last_ts": h,
             }
-            for sid in series
             for h in hours
+            for sid in series
         ),
     )
     counts["samples"] = bulk(
@@ -649,10 +649,12 @@ def measure(
     return times, cpu
 
 
-def statements(client: TestClient, path: str, db: Database, top: int = 15) -> None:
+def statements(client: TestClient, path: str, db: Database, top: int = 15, explain: int = 0) -> None:
     """The statements of one request, each run again alone: CPU and wall ms of executing it and fetching
     every row (on PostgreSQL the server's CPU is not in the CPU column), rows, and the start of its SQL —
-    where a page's database time goes, slowest first."""
+    where a page's database time goes, slowest first. ``explain``: then the plans of that many of the
+    slowest (``EXPLAIN (ANALYZE, BUFFERS)`` on PostgreSQL, ``EXPLAIN QUERY PLAN`` on SQLite) with their
+    whole SQL."""
     seen: list[tuple[str, Any]] = []
 
     def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
@@ -676,12 +678,25 @@ def statements(client: TestClient, path: str, db: Database, top: int = 15) -> No
             rows = len(cursor.fetchall())
             cpu, wall = time.process_time() - c0, time.perf_counter() - w0
             cursor.close()
-            timed.append((wall, cpu, rows, " ".join(statement.split())))
-    timed.sort(reverse=True)
+            timed.append((wall, cpu, rows, " ".join(statement.split()), statement, parameters))
+    timed.sort(key=lambda t: t[0], reverse=True)
     print(f"\n{len(timed)} statements of {path}, {sum(t[0] for t in timed) * 1000:.0f} ms wall in all")
     print(f"{'wall ms':>8} {'CPU ms':>7} {'rows':>8}  SQL")
-    for wall, cpu, rows, sql in timed[:top]:
+    for wall, cpu, rows, sql, *_ in timed[:top]:
         print(f"{wall * 1000:8.1f} {cpu * 1000:7.1f} {rows:8}  {sql[:150]}")
+    prefix = (
+        "EXPLAIN (ANALYZE, BUFFERS) " if db.engine.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN "
+    )
+    with db.engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        for k, (wall, _cpu, _rows, sql, statement, parameters) in enumerate(timed[:explain], start=1):
+            cursor = raw.cursor()
+            cursor.execute(prefix + statement, parameters)
+            plan = ["  ".join(str(v) for v in row) for row in cursor.fetchall()]
+            cursor.close()
+            print(f"\n-- {k}. {wall * 1000:.1f} ms: {sql}\n  parameters: {parameters}")
+            print("\n".join(plan))
 
 
 def profile(client: TestClient, path: str, slug: str) -> None:
@@ -719,7 +734,7 @@ def profile(client: TestClient, path: str, slug: str) -> None:
     finally:
         object.__setattr__(spec, "build", build)
         framework.View.respond = respond  # type: ignore[method-assign]
-    pstats.Stats(profiler).sort_stats("cumulative").print_stats(
+    pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "cumulative")).print_stats(
         int(os.environ.get("BENCH_PROFILE_LINES", "40"))
     )
 
@@ -829,7 +844,7 @@ def run(url: str, args: argparse.Namespace, tmp: Path, reuse: bool = False) -> i
             slug = args.profile.split("?")[0]
             profile(client, f"/c/{cabinet_id}/d/{args.profile}", slug)
         if args.statements:
-            statements(client, f"/c/{cabinet_id}/d/{args.statements}", db)
+            statements(client, f"/c/{cabinet_id}/d/{args.statements}", db, explain=args.explain)
     print(f"\nslowest p50: {worst:.0f} ms")
     db.dispose()
     return 0
@@ -867,6 +882,12 @@ def main() -> int:
         "--statements",
         default="",
         help="time each SQL statement of one request to this path, run again alone (e.g. 'managers?range=30d')",
+    )
+    parser.add_argument(
+        "--explain",
+        type=int,
+        default=0,
+        help="with --statements: print the plans of this many of the slowest statements",
     )
     parser.add_argument(
         "--database-url", default="", help="PostgreSQL server URL (a temporary database is made)"

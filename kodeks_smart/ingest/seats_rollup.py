@@ -56,6 +56,7 @@ def _fill(bind: Bind, *where: ColumnElement[bool]) -> None:
         select(*keys, day, func.max(taken), func.min(taken), func.max(s.seats))
         .where(*where)
         .group_by(*keys, day)
+        .order_by(day)
     )
     columns = [
         "dealer_id",
@@ -79,6 +80,7 @@ def fill_weeks(bind: Bind, *where: ColumnElement[bool]) -> None:
         select(*keys, week, func.max(d.used_max), func.min(d.used_min), func.max(d.seats_max))
         .where(*where)
         .group_by(*keys, week)
+        .order_by(week)
     )
     columns = [
         "dealer_id",

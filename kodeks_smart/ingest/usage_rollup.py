@@ -145,14 +145,18 @@ def _next_month(moment: datetime) -> datetime:
 
 def _fill_sums(bind: Bind, target: Table, period: int | None, *where: ColumnElement[bool]) -> None:
     """Insert the sums of the usage rows matching ``where`` per installation and ``period`` (None: per
-    stored hour, which is the hour's own start: an installation at UTC+5:30 has hours starting at :30)."""
+    stored hour, which is the hour's own start: an installation at UTC+5:30 has hours starting at :30).
+
+    The rows go in in time order (here and in the other backfills): as ingest appends them hour by hour,
+    so the rows of a time window share table pages; in the order of a hash aggregate a dashboard read
+    9,000 hourly rows of 1,000 installations from 8,000 PostgreSQL pages."""
     u = USAGE
     at = epoch(u.c.hour, _dialect(bind))
     if period is not None:
         at = (at // period) * period
     keys = (u.c.dealer_id, u.c.cabinet_id, u.c.client_id, u.c.installation_id)
     sums = [func.coalesce(func.sum(func.coalesce(u.c[name], 0)), 0) for name in COUNTERS]
-    stmt = select(*keys, at, *sums).where(*where).group_by(*keys, at)
+    stmt = select(*keys, at, *sums).where(*where).group_by(*keys, at).order_by(at)
     columns = ["dealer_id", "cabinet_id", "client_id", "installation_id", "at", *COUNTERS]
     bind.execute(insert(target).from_select(columns, stmt))
 
@@ -163,7 +167,12 @@ def fill_weeks(bind: Bind, *where: ColumnElement[bool]) -> None:
     d = DAILY.c
     week = (d.at // WEEK) * WEEK
     keys = (d.dealer_id, d.cabinet_id, d.client_id, d.installation_id)
-    stmt = select(*keys, week, *(func.sum(d[name]) for name in COUNTERS)).where(*where).group_by(*keys, week)
+    stmt = (
+        select(*keys, week, *(func.sum(d[name]) for name in COUNTERS))
+        .where(*where)
+        .group_by(*keys, week)
+        .order_by(week)
+    )
     columns = ["dealer_id", "cabinet_id", "client_id", "installation_id", "at", *COUNTERS]
     bind.execute(insert(WEEKLY).from_select(columns, stmt))
 
@@ -191,6 +200,7 @@ def _fill_first(bind: Bind, *where: ColumnElement[bool]) -> None:
         select(*keys, month, func.min(at), func.max(at))
         .where(u.c.db_requests > 0, *where)
         .group_by(*keys, month)
+        .order_by(month)
     )
     columns = [
         "dealer_id",
@@ -232,9 +242,11 @@ def _fill_seats(bind: Bind, sessions_where: ColumnElement[bool], reports_where: 
     ).where(reports_where, r.c.created_at.is_not(None))
     both = union_all(per_sessions, per_reports).subquery()
     keys = (both.c.dealer_id, both.c.cabinet_id, both.c.client_id, both.c.installation_id, both.c.t)
-    stmt = select(
-        *keys, epoch(both.c.t, _dialect(bind)), func.sum(both.c.used), func.max(both.c.seats)
-    ).group_by(*keys)
+    stmt = (
+        select(*keys, epoch(both.c.t, _dialect(bind)), func.sum(both.c.used), func.max(both.c.seats))
+        .group_by(*keys)
+        .order_by(both.c.t)
+    )
     columns = ["dealer_id", "cabinet_id", "client_id", "installation_id", "report_at", "at", "used", "seats"]
     bind.execute(insert(SEATS).from_select(columns, stmt))
 

@@ -83,7 +83,7 @@ def _fill_days(bind: Bind, *where: ColumnElement[bool]) -> None:
     at = epoch(u.c.hour, _dialect(bind))
     day = (at // DAY) * DAY
     keys = [u.c[k] for k in KEYS]
-    stmt = select(*keys, day, *_raw_values()).where(*where).group_by(*keys, day)
+    stmt = select(*keys, day, *_raw_values()).where(*where).group_by(*keys, day).order_by(day)
     bind.execute(insert(DAILY).from_select([*KEYS, "at", *VALUES], stmt))
 
 
@@ -92,7 +92,7 @@ def _fill_months_raw(bind: Bind, *where: ColumnElement[bool]) -> None:
     u = USAGE
     month = month_of(u.c.hour)
     keys = [u.c[k] for k in KEYS]
-    stmt = select(*keys, month, *_raw_values()).where(*where).group_by(*keys, month)
+    stmt = select(*keys, month, *_raw_values()).where(*where).group_by(*keys, month).order_by(month)
     bind.execute(insert(MONTHLY).from_select([*KEYS, "month", *VALUES], stmt))
 
 
