@@ -38,6 +38,17 @@ from kodeks_smart.store.usage_rollup_models import WEEK
 DAY = 86400
 DAILY = table_of(SeatsDayRollup)
 WEEKLY = table_of(SeatsWeekRollup)
+#: The columns both rollups fill, in the order their INSERT … SELECT statements give them.
+_COLUMNS = [
+    "dealer_id",
+    "cabinet_id",
+    "client_id",
+    "installation_id",
+    "at",
+    "used_max",
+    "used_min",
+    "seats_max",
+]
 
 
 def _day(moment: datetime) -> int:
@@ -58,17 +69,7 @@ def _fill(bind: Bind, *where: ColumnElement[bool]) -> None:
         .group_by(*keys, day)
         .order_by(day)
     )
-    columns = [
-        "dealer_id",
-        "cabinet_id",
-        "client_id",
-        "installation_id",
-        "at",
-        "used_max",
-        "used_min",
-        "seats_max",
-    ]
-    bind.execute(insert(DAILY).from_select(columns, stmt))
+    bind.execute(insert(DAILY).from_select(_COLUMNS, stmt))
 
 
 def fill_weeks(bind: Bind, *where: ColumnElement[bool]) -> None:
@@ -82,17 +83,7 @@ def fill_weeks(bind: Bind, *where: ColumnElement[bool]) -> None:
         .group_by(*keys, week)
         .order_by(week)
     )
-    columns = [
-        "dealer_id",
-        "cabinet_id",
-        "client_id",
-        "installation_id",
-        "at",
-        "used_max",
-        "used_min",
-        "seats_max",
-    ]
-    bind.execute(insert(WEEKLY).from_select(columns, stmt))
+    bind.execute(insert(WEEKLY).from_select(_COLUMNS, stmt))
 
 
 def refresh_days(bind: Bind, client_id: int, start: int, end: int) -> None:

@@ -10,14 +10,13 @@ points themselves.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from kodeks_smart.app import create_app
 from kodeks_smart.ingest import service
 from kodeks_smart.ingest.consumer import drain
 from kodeks_smart.ingest.context import IngestContext
@@ -29,24 +28,11 @@ from kodeks_smart.web.dashboards import analytics, framework, managers, usage
 from kodeks_smart.web.dashboards.framework import Series, Targets, View
 from tests.conftest import Tenants
 from tests.web.dashboard_helpers import chart, open_dashboard
-from tests.web.test_cabinet import login
 from tests.web.test_usage_rollup import _panels
 
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 SITES = 6
 RANKED = ("activity", "involvement", "max-used")
-
-
-@pytest.fixture
-def ctx(services: Services, tenants: Tenants) -> IngestContext:
-    return IngestContext.from_services(services)
-
-
-@pytest.fixture
-def web(services: Services, tenants: Tenants) -> Iterator[TestClient]:
-    with TestClient(create_app(services), follow_redirects=False) as c:
-        login(c, "alice", "alice-password")
-        yield c
 
 
 def _sites(ctx: IngestContext, services: Services, tenants: Tenants) -> None:

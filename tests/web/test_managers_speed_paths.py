@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, timedelta
 from typing import Any
 
@@ -22,32 +21,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from kodeks_smart.app import create_app
 from kodeks_smart.ingest.consumer import drain
 from kodeks_smart.ingest.context import IngestContext
-from kodeks_smart.runtime import Services
 from kodeks_smart.store.db import Database
 from kodeks_smart.store.ingest_models import SysinfoOperUpFile, SysinfoRefusal
 from kodeks_smart.store.types import utcnow
 from kodeks_smart.web.dashboards import framework, managers, usage
 from tests.conftest import Tenants
 from tests.web.dashboard_helpers import chart, hour, open_dashboard, site_of, table_rows
-from tests.web.test_cabinet import login
 from tests.web.test_usage_rollup import NOW, _panels, _profile, _upload
 
 FMT = "%Y-%m-%dT%H:%M"
-
-
-@pytest.fixture
-def ctx(services: Services, tenants: Tenants) -> IngestContext:
-    return IngestContext.from_services(services)
-
-
-@pytest.fixture
-def web(services: Services, tenants: Tenants) -> Iterator[TestClient]:
-    with TestClient(create_app(services), follow_redirects=False) as c:
-        login(c, "alice", "alice-password")
-        yield c
 
 
 def test_refusal_table_counts_per_utc_day_at_midnight_edges(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +18,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, func, select
 
-from kodeks_smart.app import create_app
 from kodeks_smart.ingest import seats_rollup, service, usage_rollup
 from kodeks_smart.ingest.consumer import drain
 from kodeks_smart.ingest.context import IngestContext
@@ -35,7 +33,6 @@ from kodeks_smart.store.usage_rollup_models import ReportSeats
 from kodeks_smart.web.dashboards import analytics, framework, usage
 from tests.conftest import Tenants
 from tests.web.dashboard_helpers import open_dashboard, site_of
-from tests.web.test_cabinet import login
 
 NOW = datetime(2026, 11, 20, 14, 7, tzinfo=UTC)
 CHART_JSON = r'<script type="application/json" class="chart-data" data-for="([^"]+)">(.*?)</script>'
@@ -52,13 +49,6 @@ REPORTS: dict[str, list[tuple[int, int | None, int]]] = {
 }
 #: Empty searches per installation: (days before NOW, how many).
 EMPTY = {"s0": [(3, 2)], "s1": [(10, 5), (2, 1)], "s2": [(1, 3)], "s4": [(20, 4), (19, 4)]}
-
-
-@pytest.fixture
-def web(services: Services, tenants: Tenants) -> Iterator[TestClient]:
-    with TestClient(create_app(services), follow_redirects=False) as c:
-        login(c, "alice", "alice-password")
-        yield c
 
 
 def _write_facts(services: Services, cabinet_id: int) -> None:
@@ -146,11 +136,6 @@ def test_ranked_seat_and_search_charts_equal_the_plain_ones(
 # -- the daily seats rollup ------------------------------------------------------------------------------
 
 LIVE = datetime.now(UTC).replace(second=0, microsecond=0)
-
-
-@pytest.fixture
-def ctx(services: Services, tenants: Tenants) -> IngestContext:
-    return IngestContext.from_services(services)
 
 
 def _upload(ctx: IngestContext, client: str, at: datetime, **kw: Any) -> None:

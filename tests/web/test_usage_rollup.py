@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +17,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, func, select, update
 
-from kodeks_smart.app import create_app
 from kodeks_smart.ingest import service, usage_rollup
 from kodeks_smart.ingest.consumer import drain
 from kodeks_smart.ingest.context import IngestContext
@@ -37,23 +35,10 @@ from kodeks_smart.store.usage_rollup_models import (
 from kodeks_smart.web.dashboards import usage
 from tests.conftest import Tenants
 from tests.web.dashboard_helpers import chart, open_dashboard, series
-from tests.web.test_cabinet import login
 
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 CHART_JSON = r'<script type="application/json" class="chart-data" data-for="([^"]+)">(.*?)</script>'
 ROLLUP_MODELS = (UsageHourRollup, UsageDayRollup, UsageWeekRollup, UsageFirstRequest, ReportSeats)
-
-
-@pytest.fixture
-def ctx(services: Services, tenants: Tenants) -> IngestContext:
-    return IngestContext.from_services(services)
-
-
-@pytest.fixture
-def web(services: Services, tenants: Tenants) -> Iterator[TestClient]:
-    with TestClient(create_app(services), follow_redirects=False) as c:
-        login(c, "alice", "alice-password")
-        yield c
 
 
 def _upload(ctx: IngestContext, profile: SysinfoProfile) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,13 +20,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, event, func, select, update
 
-from kodeks_smart.app import create_app
 from kodeks_smart.ingest import seats_rollup, service, usage_rollup
 from kodeks_smart.ingest.consumer import drain
 from kodeks_smart.ingest.context import IngestContext
 from kodeks_smart.ingest.reprocess import enqueue_reprocess
 from kodeks_smart.ingest.retention import run_retention
-from kodeks_smart.runtime import Services
 from kodeks_smart.simulator.sysinfo import SysinfoProfile, generate_zip
 from kodeks_smart.simulator.sysinfo_sim import is_working_day
 from kodeks_smart.store.ingest_models import SysinfoSession, SysinfoUsageHour
@@ -36,23 +33,10 @@ from kodeks_smart.store.usage_rollup_models import COUNTERS, WEEK, ReportSeats, 
 from kodeks_smart.web.dashboards import usage
 from tests.conftest import Tenants
 from tests.web.dashboard_helpers import open_dashboard
-from tests.web.test_cabinet import login
 
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 CHART_JSON = r'<script type="application/json" class="chart-data" data-for="([^"]+)">(.*?)</script>'
 KEYS = ("dealer_id", "cabinet_id", "client_id", "installation_id")
-
-
-@pytest.fixture
-def ctx(services: Services, tenants: Tenants) -> IngestContext:
-    return IngestContext.from_services(services)
-
-
-@pytest.fixture
-def web(services: Services, tenants: Tenants) -> Iterator[TestClient]:
-    with TestClient(create_app(services), follow_redirects=False) as c:
-        login(c, "alice", "alice-password")
-        yield c
 
 
 @pytest.fixture
