@@ -6,7 +6,6 @@ equal, also with the «domain» and «Логин пользователя» filt
 rollup tables must equal a rebuild from scratch (`user_rollup.backfill`) after every kind of write.
 """
 
-# ruff: noqa: F811  (the fixtures imported from test_usage_rollup)
 from __future__ import annotations
 
 from datetime import timedelta
@@ -30,15 +29,7 @@ from kodeks_smart.store.user_rollup_models import UserUsageDay, UserUsageMonth
 from kodeks_smart.web.dashboards import usage
 from tests.conftest import Tenants
 from tests.web.dashboard_helpers import open_dashboard
-from tests.web.test_usage_rollup import (  # noqa: F401
-    NOW,
-    _panels,
-    _profile,
-    _ranges,
-    _upload,
-    ctx,
-    web,
-)
+from tests.web.test_usage_rollup import NOW, _panels, _profile, _ranges, _upload
 
 MODELS = (UserUsageDay, UserUsageMonth)
 
