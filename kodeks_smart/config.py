@@ -128,6 +128,11 @@ class Settings:
     )
     db_pool_size: int = _opt(10, "PostgreSQL: connections kept open per process.")
     db_max_overflow: int = _opt(20, "PostgreSQL: connections opened beyond the pool under load, per process.")
+    db_dashboard_parallel_workers: int = _opt(
+        0,
+        "PostgreSQL: parallel workers one statement of a cabinet dashboard may use"
+        " (max_parallel_workers_per_gather for the page's transaction; 0: none).",
+    )
     asrp_interval: float = _opt(30.0, "Seconds between two runs of the ASRP forwarding job.")
     asrp_retry_max_delay: float = _opt(
         3600.0, "Longest wait, in seconds, between two tries of forwarding a sysinfo report to ASRP."
@@ -262,6 +267,8 @@ class Settings:
             raise ConfigError("SMART_WORKER_TTL: must be more than twice SMART_WORKER_HEARTBEAT")
         if self.db_max_overflow < 0:
             raise ConfigError("SMART_DB_MAX_OVERFLOW: must not be negative")
+        if not 0 <= self.db_dashboard_parallel_workers <= 64:
+            raise ConfigError("SMART_DB_DASHBOARD_PARALLEL_WORKERS: expected 0 to 64")
         if self.asrp_interval <= 0:
             raise ConfigError("SMART_ASRP_INTERVAL: must be positive")
         if self.probe_pull_window_minutes < 0:

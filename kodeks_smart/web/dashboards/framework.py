@@ -486,6 +486,10 @@ class View:
         self.db: Session = page.db
         self.tenant: Tenant = page.tenant
         self.now = now or utcnow()
+        if self.db.get_bind().dialect.name == "postgresql":
+            # For this page's transaction only: parallel plans cost a dashboard more than they saved.
+            workers = str(page.services.settings.db_dashboard_parallel_workers)
+            self.db.execute(select(func.set_config("max_parallel_workers_per_gather", workers, True)))
         q = self.request.query_params
         for key in q:
             if len(q.getlist(key)) > 2000 or any(len(v) > 300 for v in q.getlist(key)):
