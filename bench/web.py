@@ -665,36 +665,36 @@ def statements(client: TestClient, path: str, db: Database, top: int = 15, expla
         client.get(path)
     finally:
         event.remove(db.engine, "before_cursor_execute", keep)
+    prefix = (
+        "EXPLAIN (ANALYZE, BUFFERS) " if db.engine.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN "
+    )
     timed = []
     with db.engine.connect() as conn:
         raw = conn.connection.dbapi_connection
         assert raw is not None
+
+        def fetch(sql: str, parameters: Any) -> list[Any]:
+            cursor = raw.cursor()
+            try:
+                cursor.execute(sql, parameters)
+                return list(cursor.fetchall())
+            finally:
+                cursor.close()
+
         for statement, parameters in seen:
             if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
                 continue
-            cursor = raw.cursor()
             c0, w0 = time.process_time(), time.perf_counter()
-            cursor.execute(statement, parameters)
-            rows = len(cursor.fetchall())
+            rows = len(fetch(statement, parameters))
             cpu, wall = time.process_time() - c0, time.perf_counter() - w0
-            cursor.close()
             timed.append((wall, cpu, rows, " ".join(statement.split()), statement, parameters))
-    timed.sort(key=lambda t: t[0], reverse=True)
-    print(f"\n{len(timed)} statements of {path}, {sum(t[0] for t in timed) * 1000:.0f} ms wall in all")
-    print(f"{'wall ms':>8} {'CPU ms':>7} {'rows':>8}  SQL")
-    for wall, cpu, rows, sql, *_ in timed[:top]:
-        print(f"{wall * 1000:8.1f} {cpu * 1000:7.1f} {rows:8}  {sql[:150]}")
-    prefix = (
-        "EXPLAIN (ANALYZE, BUFFERS) " if db.engine.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN "
-    )
-    with db.engine.connect() as conn:
-        raw = conn.connection.dbapi_connection
-        assert raw is not None
+        timed.sort(key=lambda t: t[0], reverse=True)
+        print(f"\n{len(timed)} statements of {path}, {sum(t[0] for t in timed) * 1000:.0f} ms wall in all")
+        print(f"{'wall ms':>8} {'CPU ms':>7} {'rows':>8}  SQL")
+        for wall, cpu, rows, sql, *_ in timed[:top]:
+            print(f"{wall * 1000:8.1f} {cpu * 1000:7.1f} {rows:8}  {sql[:150]}")
         for k, (wall, _cpu, _rows, sql, statement, parameters) in enumerate(timed[:explain], start=1):
-            cursor = raw.cursor()
-            cursor.execute(prefix + statement, parameters)
-            plan = ["  ".join(str(v) for v in row) for row in cursor.fetchall()]
-            cursor.close()
+            plan = ["  ".join(str(v) for v in row) for row in fetch(prefix + statement, parameters)]
             print(f"\n-- {k}. {wall * 1000:.1f} ms: {sql}\n  parameters: {parameters}")
             print("\n".join(plan))
 

@@ -18,7 +18,7 @@ from tests.conftest import Tenants
 from tests.web.dashboard_helpers import open_dashboard
 
 
-def _seen_during_build(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+def _seen_by_pages(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """What each dashboard page's session reports for the setting once its panels are built."""
     seen: list[str] = []
     respond = framework.View.respond
@@ -39,7 +39,7 @@ def test_a_dashboard_runs_without_parallel_workers_by_default_and_leaves_the_con
     with services.db.engine.connect() as conn:
         server = conn.execute(text("SHOW max_parallel_workers_per_gather")).scalar_one()
     assert server != "0"  # else the test could not tell the page's value from the server's
-    seen = _seen_during_build(monkeypatch)
+    seen = _seen_by_pages(monkeypatch)
     open_dashboard(web, tenants.cabinet_a, "ad", "range=30d")
     monkeypatch.setattr(
         services, "settings", dataclasses.replace(services.settings, db_dashboard_parallel_workers=3)
