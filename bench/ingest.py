@@ -29,9 +29,11 @@ that time minus the moment the client received the 200. Results are printed as a
 from __future__ import annotations
 
 import argparse
+import cProfile
 import hashlib
 import json
 import os
+import pstats
 import statistics
 import subprocess
 import sys
@@ -336,10 +338,15 @@ def _backend_cpu(db: Database) -> float:
     return total
 
 
-def cpu_per_report(pg_url: str | None, n: int, steady: int = 2) -> list[dict[str, object]]:
+def cpu_per_report(
+    pg_url: str | None, n: int, steady: int = 2, profile: Path | None = None
+) -> list[dict[str, object]]:
     """Processing CPU per sysinfo report, in this process (no HTTP server): ``n`` clients, their first
     report (cold), then ``steady`` steady rounds. Parsing is timed on its own as well (with the skip windows the
-    consumer would use). On PostgreSQL the server backends' CPU is added (read from /proc)."""
+    consumer would use). On PostgreSQL the server backends' CPU is added (read from /proc). ``profile``: a
+    cProfile of the steady rounds' drains is written there (their CPU figures then include the profiler's
+    overhead)."""
+    profiler = cProfile.Profile(time.process_time) if profile else None  # CPU, not waits for the server
     rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory(prefix="smart-bench-cpu-") as tmp:
         home = Path(tmp)
@@ -364,7 +371,7 @@ def cpu_per_report(pg_url: str | None, n: int, steady: int = 2) -> list[dict[str
                         parse_cpu += time.process_time() - t0
                 server0 = _backend_cpu(db)
                 t0 = time.process_time()
-                done = drain(ctx)
+                done = profiler.runcall(drain, ctx) if profiler is not None and hour else drain(ctx)
                 client_cpu = time.process_time() - t0
                 server_cpu = _backend_cpu(db) - server0
                 total = (client_cpu + server_cpu) / done
@@ -381,6 +388,9 @@ def cpu_per_report(pg_url: str | None, n: int, steady: int = 2) -> list[dict[str
             db.dispose()
         finally:
             drop_database(handle)
+    if profiler is not None and profile is not None:
+        profiler.dump_stats(profile)
+        pstats.Stats(str(profile)).sort_stats("cumulative").print_stats(40)
     return rows
 
 
@@ -421,13 +431,22 @@ def main() -> None:
     parser.add_argument(
         "--steady-rounds", type=int, default=2, help="steady rounds of the in-process CPU measurement"
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="write a cProfile of the steady drains of the CPU measurement to this file",
+    )
     parser.add_argument("--json", action="store_true", help="print results as JSON too")
     args = parser.parse_args()
 
     backend = "PostgreSQL" if args.pg_url else "SQLite"
     reference = machine_reference()
     print(reference)
-    cpu = cpu_per_report(args.pg_url, args.cpu_clients, args.steady_rounds) if args.cpu_clients else []
+    cpu = (
+        cpu_per_report(args.pg_url, args.cpu_clients, args.steady_rounds, args.profile)
+        if args.cpu_clients
+        else []
+    )
     if cpu:
         print(f"\nprocessing CPU per sysinfo report, in-process ({backend}; process_time + server backends)")
         print(
