@@ -49,6 +49,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    any_,
     bindparam,
     case,
     cast,
@@ -63,6 +64,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from kodeks_smart.ingest import rollup_hooks
@@ -460,9 +462,20 @@ def _state_statement(dialect: str, by_login: bool) -> Any:
     )
     no_int, no_str = cast(null(), BigInteger), cast(null(), String)
 
+    def one_of(column: Any, name: str) -> ColumnElement[bool]:
+        """``column`` is one of the list parameter ``name``: on PostgreSQL ``= ANY`` of one array parameter,
+        so that the statement's text does not change with the list's length (psycopg then parses the
+        45 KB batch it rides in once, not per report, and the server can keep it prepared); on SQLite
+        ``IN`` with a placeholder per value."""
+        if dialect == "postgresql":
+            same: ColumnElement[bool] = column == any_(bindparam(name, type_=ARRAY(column.type)))
+            return same
+        listed: ColumnElement[bool] = column.in_(bindparam(name, expanding=True))
+        return listed
+
     def logins(column: Any) -> ColumnElement[bool]:
         """With ``by_login``: only the rows of the report's users."""
-        return column.in_(bindparam("rs_logins", expanding=True)) if by_login else true()
+        return one_of(column, "rs_logins") if by_login else true()
 
     def part(tag: int, *columns: Any, values: Iterable[Any] = ()) -> Any:
         names = ("id", "dealer_id", "cabinet_id", "installation_id", "at", "login", "month", "flag")
@@ -486,7 +499,7 @@ def _state_statement(dialect: str, by_login: bool) -> Any:
             month_of(u.c.hour),
             case((u.c.report_at <= created, 1), else_=0),
             values=[cast(u.c[n], BigInteger) for n in COUNTERS],
-        ).where(u.c.client_id == client, u.c.hour.in_(bindparam("rs_hours", expanding=True))),
+        ).where(u.c.client_id == client, one_of(u.c.hour, "rs_hours")),
     ]
     for tag, table, start in (
         (_STATE_HOURLY, h, lo),

@@ -37,7 +37,28 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
+    _psycopg_caches_long_statements()
     return create_engine(url, **kwargs)
+
+
+#: The longest statement text whose placeholder conversion psycopg keeps (see below).
+PSYCOPG_CACHED_STATEMENT_LENGTH = 128 * 1024
+
+
+def _psycopg_caches_long_statements() -> None:
+    """psycopg converts a statement's ``%(name)s`` placeholders (a regular-expression scan of the text)
+    once per text, but only for texts up to 4 KB (``psycopg._queries.MAX_CACHED_STATEMENT_LENGTH``); the
+    ingest writes a sysinfo report in one statement of 28–46 KB (`writers.Batch`), which psycopg then
+    scanned again for every report (1.3 ms of client CPU each, two per report). Its cache holds 128
+    texts, so raising the limit costs at most a few MB. The setting is psycopg's own module constant,
+    not a documented option: if a psycopg release drops it, nothing is changed (and a test says so)."""
+    try:
+        from psycopg import _queries
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return
+    limit = getattr(_queries, "MAX_CACHED_STATEMENT_LENGTH", None)
+    if isinstance(limit, int) and limit < PSYCOPG_CACHED_STATEMENT_LENGTH:
+        _queries.MAX_CACHED_STATEMENT_LENGTH = PSYCOPG_CACHED_STATEMENT_LENGTH
 
 
 def _configure_sqlite(engine: Engine) -> None:
