@@ -4,8 +4,8 @@ With the rollups, «Активность…», «Процент реальной
 лицензий…» rank the installations from cheap per-installation figures and read and build only the shown
 series (`TopChart`); the raw path (`usage.ROLLUPS` off) builds every series and lets `Chart` rank and cut
 them. With more installations than a chart shows, both must give the same series, in the same order, with
-the same «hidden» count; and the per-month sums and last points the ranking uses must be those of the
-points themselves.
+the same «hidden» count; and the last month's sums and last points the ranking uses must be those of the
+points themselves, also for installations silent in the range end's month.
 """
 
 from __future__ import annotations
@@ -69,28 +69,29 @@ def _ranges() -> list[str]:
 
 def _check_month_sums(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Make `managers.month_sums_and_last` compare what it returns with the points `usage_points` reads
-    for every installation: the sums of each month's points and the start of the last point. Returns a
-    list that counts the installations compared."""
+    for every installation: the sum of the last month's points, whether there are points in an earlier
+    month, and the start of the last point. Returns a list that counts the installations compared."""
     compared: list[int] = []
     real = usage.month_sums_and_last
 
     def checked(
         view: View, targets: Targets, fields: usage.Sums
-    ) -> tuple[dict[str, dict[int, list[float]]], dict[int, int]]:
-        months, last = real(view, targets, fields)
+    ) -> tuple[dict[str, dict[int, float]], set[int], dict[int, int]]:
+        last_month, earlier, last = real(view, targets, fields)
         points = usage.usage_points(view, targets, fields, rollups=True)
         for name in fields:
-            assert set(months[name]) == set(points[name])
+            assert set(last_month[name]) == set(points[name]) == set(last)
             for inst, pts in points[name].items():
                 by_month: dict[tuple[int, int], float] = {}
                 for ts, value in pts:
                     moment = datetime.fromtimestamp(ts, UTC)
                     key = (moment.year, moment.month)
                     by_month[key] = by_month.get(key, 0.0) + value
-                assert months[name][inst] == list(by_month.values()), (name, inst)
+                assert last_month[name][inst] == list(by_month.values())[-1], (name, inst)
+                assert (inst in earlier) == (len(by_month) > 1), (name, inst)
                 assert last[inst] == pts[-1][0], (name, inst)
                 compared.append(inst)
-        return months, last
+        return last_month, earlier, last
 
     monkeypatch.setattr(managers, "month_sums_and_last", checked)
     return compared
@@ -131,11 +132,13 @@ def _check_ranks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return compared
 
 
-def _same_ranked_and_raw(web: TestClient, cabinet_id: int, monkeypatch: pytest.MonkeyPatch) -> int:
+def _same_ranked_and_raw(
+    web: TestClient, cabinet_id: int, monkeypatch: pytest.MonkeyPatch, ranges: list[str] | None = None
+) -> int:
     """Every range's managers page from the rollups (ranked) equals the raw one (all series built);
     returns the number of series compared."""
     checked = 0
-    for query in _ranges():
+    for query in ranges or _ranges():
         monkeypatch.setattr(usage, "ROLLUPS", True)
         rolled = _panels(open_dashboard(web, cabinet_id, "managers", query))
         monkeypatch.setattr(usage, "ROLLUPS", False)
@@ -172,3 +175,45 @@ def test_ranked_managers_charts_equal_all_series_built_then_cut(
             assert len(shown["series"]) == 2 and shown["hidden"] > 0, (query, name)
         refused_cut += chart(page, "refused")["hidden"]
     assert refused_cut > 0  # «refused» (ranked by its largest point in SQL) was cut too
+
+
+def test_installations_silent_in_the_end_month_rank_by_their_own_last_month(
+    ctx: IngestContext,
+    web: TestClient,
+    tenants: Tenants,
+    services: Services,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ranges ending a few days into a month: one site reports into it, one stopped two days before it
+    (its last month is the one before, with months before that), one has a single week of data before it
+    (its only month: the opening counts). The short way sums only the end month's rows, so the silent
+    ones take the per-month way; both must rank as the points do."""
+    month = (NOW.replace(day=1, hour=0, minute=0) - timedelta(days=1)).replace(day=1)  # the previous month
+    with ctx.db.write() as s:
+        cabinet = s.get(Cabinet, tenants.cabinet_a)
+        assert cabinet is not None
+        for n in range(3):
+            client = admin.add_client(s, cabinet, f"site{n}")
+            admin.add_installation(s, services.box, client, "internet", f"site{n}.example.ru:80")
+    for n, (until, days) in enumerate(
+        [
+            (month + timedelta(days=3, hours=5), 75),
+            (month - timedelta(days=2), 75),
+            (month - timedelta(days=1), 7),
+        ]
+    ):
+        profile = SysinfoProfile(f"site{n}", users=4 + n, days=days, now=until, seed=20 + n)
+        service.ingest_file(ctx, "0599ROGAIKOPITA", f"site{n}", data=generate_zip(profile), fmt="zip")
+    drain(ctx)
+    compared = _check_month_sums(monkeypatch)
+    ranks = _check_ranks(monkeypatch)
+    fmt = "%Y-%m-%dT%H:%M"
+    end = month + timedelta(days=4, hours=12)
+    ranges = [
+        f"from={(month - timedelta(days=d, hours=-10, minutes=-13)):{fmt}}&to={end:{fmt}}" for d in (20, 80)
+    ]
+    assert _same_ranked_and_raw(web, tenants.cabinet_a, monkeypatch, ranges) > 0
+    for module in (framework, usage, analytics, managers):
+        monkeypatch.setattr(module, "MAX_SERIES", 1)
+    assert _same_ranked_and_raw(web, tenants.cabinet_a, monkeypatch, ranges) > 0
+    assert len(set(compared)) == 3 and len(set(ranks)) == 3

@@ -3,6 +3,9 @@
 * «Пользователи, не сумевшие подключиться… по дням» groups refusals by UTC day from the stored text on
   SQLite (its first ten characters, no per-row time conversion): the days and counts must be those of
   the raw rows, also for times a microsecond before midnight.
+* Both refusal panels come from one grouping by installation, user and grain (the chart's point when it
+  divides a day, else the UTC day): the chart's distinct users per point and the table's refusals for lack of seats per user and day must be those of the raw
+  rows at every chart step.
 * «Сколько дней назад обновились файлы в OperUp» ranks files by the age at their newest point, read from
   the oldest newest point on (that start replaces the range's): files whose newest report is older than
   the others' must keep their place and values, as building every series shows.
@@ -28,7 +31,7 @@ from kodeks_smart.store.ingest_models import SysinfoOperUpFile, SysinfoRefusal
 from kodeks_smart.store.types import utcnow
 from kodeks_smart.web.dashboards import framework, managers, usage
 from tests.conftest import Tenants
-from tests.web.dashboard_helpers import chart, hour, open_dashboard, site_of, table_rows
+from tests.web.dashboard_helpers import chart, hour, open_dashboard, series, site_of, table_rows
 from tests.web.test_usage_rollup import NOW, _panels, _profile, _upload
 
 FMT = "%Y-%m-%dT%H:%M"
@@ -69,6 +72,59 @@ def test_refusal_table_counts_per_utc_day_at_midnight_edges(
     shown = {(day, login_name): int(n) for day, client, login_name, n in table_rows(page, "refusals")}
     assert shown == dict(expected)
     assert len(shown) == 5 and max(shown.values()) == 2  # three UTC days, each edge on its own side
+
+
+def test_refusal_chart_and_table_equal_the_raw_rows_at_every_step(
+    web: TestClient, db: Database, tenants: Tenants
+) -> None:
+    end = hour() - timedelta(hours=3)
+    with db.write() as s:
+        site = site_of(s, tenants.cabinet_a)
+        for k in range(400):  # every 5 h 17 min back over 88 days: all hours of the day, both sides of days
+            at = end - timedelta(minutes=317 * k + 7)
+            login_name = f"u{k % 4}"
+            code, reason = (2008, "no-seats") if k % 3 else (1, "password")  # lack of seats, or not
+            s.add(SysinfoRefusal(**site.fact(), occurred_at=at, login=login_name, code=code, reason=reason))
+            if k % 5 == 0:  # the same user again a little later, and another user at the same time
+                later = at + timedelta(minutes=3)
+                s.add(
+                    SysinfoRefusal(
+                        **site.fact(), occurred_at=later, login=login_name, code=2008, reason="no-seats"
+                    )
+                )
+                s.add(SysinfoRefusal(**site.fact(), occurred_at=at, login="other", code=1, reason="password"))
+        host = site.host
+    with db.session() as s:
+        stored = [
+            (login_name, at.astimezone(UTC), code)
+            for login_name, at, code in s.execute(
+                select(SysinfoRefusal.login, SysinfoRefusal.occurred_at, SysinfoRefusal.code).where(
+                    SysinfoRefusal.cabinet_id == tenants.cabinet_a
+                )
+            )
+        ]
+    steps = set()
+    for days in (1, 7, 30, 90):
+        start = end - timedelta(days=days)
+        step = framework.TimeRange(start, end, None).step
+        steps.add(step)
+        query = f"from={start:{FMT}}&to={end:{FMT}}&table=refusals&per_page=500"
+        page = open_dashboard(web, tenants.cabinet_a, "managers", query)
+        in_range = [(login_name, at, code) for login_name, at, code in stored if start <= at < end]
+        users: dict[int, set[str]] = {}
+        for login_name, at, _code in in_range:
+            point = int(at.timestamp()) // step * step
+            users.setdefault(point, set()).add(login_name)
+        points = {int(t): v for t, v in series(page, "refused")[host]["points"]}
+        assert points == {t: len(logins) for t, logins in users.items()}, days
+        assert max(points.values()) > 1  # distinct users: the same user twice in a point counts once
+        expected = Counter(
+            (at.date().isoformat(), login_name) for login_name, at, code in in_range if code == 2008
+        )
+        rows = {(day, login_name): int(n) for day, client, login_name, n in table_rows(page, "refusals")}
+        assert rows == dict(expected), days
+        assert len(rows) < 500
+    assert len(steps) == 4
 
 
 def _operup_files(db: Database, tenants: Tenants) -> None:

@@ -90,7 +90,7 @@ def licence_delta(used: Points, reg: Points) -> list[tuple[int, float | None]]:
     return delta
 
 
-def _top_chart(
+def top_chart(
     name: str,
     stats: dict[int, float],
     points: Callable[[int], Any],
@@ -158,9 +158,9 @@ def ranked_seat_charts(view: View, targets: Targets) -> list[Chart]:
             break
         candidates += more
     return [
-        _top_chart("used", used_max, lambda i: used.get(i, []), host_of, SEAT_CHARTS["used"]),
-        _top_chart("delta", peak, lambda i: delta[i], host_of, SEAT_CHARTS["delta"], total=len(both)),
-        _top_chart("seats", reg_max, lambda i: reg.get(i, []), host_of, SEAT_CHARTS["seats"]),
+        top_chart("used", used_max, lambda i: used.get(i, []), host_of, SEAT_CHARTS["used"]),
+        top_chart("delta", peak, lambda i: delta[i], host_of, SEAT_CHARTS["delta"], total=len(both)),
+        top_chart("seats", reg_max, lambda i: reg.get(i, []), host_of, SEAT_CHARTS["seats"]),
     ]
 
 
@@ -212,7 +212,7 @@ def ranked_counts(
     points: dict[int, list[tuple[int, float | None]]] = defaultdict(list)
     for inst, ts, n in view.db.execute(per_point(sorted(shown)).order_by(point)):
         points[inst].append((int(ts), float(n)))
-    return _top_chart(name, peaks, lambda i: points[i], host_of, spec)
+    return top_chart(name, peaks, lambda i: points[i], host_of, spec)
 
 
 def empty_searches(view: View, targets: Targets, *where: ColumnElement[bool], ranked_first: bool) -> Chart:

@@ -342,23 +342,69 @@ def _month_index(view: View, at: Any) -> Any:
 
 def month_sums_and_last(
     view: View, targets: Targets, fields: Sums
-) -> tuple[dict[str, dict[int, list[float]]], dict[int, int]]:
-    """From the rollups, per name and installation, the sums of the chart points of each UTC month with
-    any (as `point_months`, but whatever their sign), and per installation the start (epoch s) of its last
-    chart point: what ranks a month-to-date chart by its «last» value (its last month's sum, plus the
-    opening when that is its first month) and a chart of per-point values by the last one.
+) -> tuple[dict[str, dict[int, float]], set[int], dict[int, int]]:
+    """From the rollups, what ranks a month-to-date chart by its «last» value (the sum of the chart points
+    of its last UTC month with any, plus the opening when that is its only month) and a chart of per-point
+    values by the last one: ({name: {installation: the sum of its last month}}, the installations with
+    points in an earlier month of the range too, {installation: the start (epoch s) of its last point}).
 
-    Every chart step divides a day or is whole days, so all hours of a UTC day fall in one point's month:
-    the whole days come from the daily rollup (a row per installation and day, not per hour), and with
-    points of whole weeks the whole weeks from the weekly one (a week may straddle two months, but then
-    so does its point, which counts in the month it starts in, as the week's row does). With points of
-    whole days a day's (week's) row starts in the installation's last point, so the newest row gives it;
-    with shorter points the newest day tells it only to the day: the hours from the oldest of those days
-    on (usually the last day) give the exact last hour."""
+    Every chart step divides a day or is whole days, so all hours of a UTC day fall in one point's month
+    (the month the point starts in, as `_month_index` counts). The rows from the first point of the range
+    end's month on are summed per installation (from the daily rollup: a row per installation and day, not
+    per hour); of the rows before it only whether an installation has any is asked (from the weekly rollup
+    where weeks are whole: a seventh of the rows). Only an installation without points in the end's month
+    (stopped reporting) has its earlier rows grouped per month (`_month_sums`). Grouping every row of the
+    range by its month was the dearest statement of «Для менеджеров» at 93 days (63 ms of 640)."""
     step = view.time.step
     start, end = view.time.start, view.time.end
+    month_start = end.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    split = max(start, datetime.fromtimestamp(_ceil(int(month_start.timestamp()), step), UTC))
+    names = _names(fields)
+    out: dict[str, dict[int, float]] = {n: {} for n in fields}
+    newest: dict[int, int] = {}
     whole_days = DAY % step == 0 or step % DAY == 0
-    part = _rollup_parts(view, targets, fields, start, end, per_point=not whole_days, weeks=False)
+    if split < end:
+        part = _rollup_parts(view, targets, fields, split, end, per_point=not whole_days, weeks=False)
+        stmt = select(part.c.inst, *(func.sum(part.c[n]) for n in names), func.max(part.c.at))
+        for row in view.db.execute(stmt.group_by(part.c.inst)):
+            if row[0] is not None:
+                for k, n in enumerate(fields, start=1):
+                    out[n][row[0]] = float(row[k] or 0)
+                newest[row[0]] = int(row[-1])
+    earlier: set[int] = set()
+    if start < split:
+        part = _rollup_parts(view, targets, fields, start, split, per_point=False)
+        before = {i for (i,) in view.db.execute(select(part.c.inst).distinct()) if i is not None}
+        earlier = before & newest.keys()
+        stopped = sorted(before - newest.keys())
+        if stopped:
+            months, last = _month_sums(view, targets, fields, start, split, stopped)
+            for n in fields:
+                for inst, sums in months[n].items():
+                    out[n][inst] = sums[-1]
+            newest.update(last)
+            earlier |= {i for i, sums in months[next(iter(fields))].items() if len(sums) > 1}
+    if whole_days and step < DAY and newest:
+        h = UsageHourRollup
+        since = max(min(newest.values()), _epoch(start))
+        hours = (
+            select(h.installation_id, func.max(h.at))
+            .where(view.tenant.scope.condition(h), targets.narrow(h), h.at >= since, h.at < _epoch(end))
+            .group_by(h.installation_id)
+        )
+        for inst, at in view.db.execute(hours):
+            if inst in newest and at is not None:
+                newest[inst] = max(newest[inst], int(at))
+    return out, earlier, {inst: at // step * step for inst, at in newest.items()}
+
+
+def _month_sums(
+    view: View, targets: Targets, fields: Sums, start: datetime, end: datetime, only: list[int]
+) -> tuple[dict[str, dict[int, list[float]]], dict[int, int]]:
+    """Of these installations, per name the sums of their chart points of each UTC month with any from
+    ``start`` to ``end`` (in month order), and the newest rollup row's time (epoch s)."""
+    whole_days = DAY % view.time.step == 0 or view.time.step % DAY == 0
+    part = _rollup_parts(view, targets, fields, start, end, per_point=not whole_days, only=only, weeks=False)
     index = _month_index(view, part.c.at)
     stmt = (
         select(part.c.inst, index, *(func.sum(part.c[n]) for n in _names(fields)), func.max(part.c.at))
@@ -375,18 +421,7 @@ def month_sums_and_last(
         for k, series in enumerate(columns, start=2):
             series[inst].append(float(row[k] or 0))
         newest[inst] = int(row[-1])  # rows come in month order: the last is the newest
-    if whole_days and step < DAY and newest:
-        h = UsageHourRollup
-        since = max(min(newest.values()), _epoch(start))
-        hours = (
-            select(h.installation_id, func.max(h.at))
-            .where(view.tenant.scope.condition(h), targets.narrow(h), h.at >= since, h.at < _epoch(end))
-            .group_by(h.installation_id)
-        )
-        for inst, at in view.db.execute(hours):
-            if inst in newest and at is not None:
-                newest[inst] = max(newest[inst], int(at))
-    return out, {inst: at // step * step for inst, at in newest.items()}
+    return out, newest
 
 
 def month_to_date_stat(months: list[float], opening: float, stat: str) -> float:
