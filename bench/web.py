@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.machine import describe as machine_reference
 from kodeks_smart.app import create_app
 from kodeks_smart.config import Settings
-from kodeks_smart.ingest import metric_daily, seats_rollup, usage_rollup, user_rollup
+from kodeks_smart.ingest import metric_daily, operup_latest, seats_rollup, usage_rollup, user_rollup
 from kodeks_smart.ingest.writers import labels_key
 from kodeks_smart.lib.secrets import PasswordHashing, SecretBox
 from kodeks_smart.runtime import Services
@@ -793,6 +793,7 @@ def run(url: str, args: argparse.Namespace, tmp: Path, reuse: bool = False) -> i
             usage_rollup.backfill(s)  # the bulk inserts bypass the writer that keeps the rollups
             seats_rollup.backfill(s)  # daily seats, from the per-report seats just filled
             user_rollup.backfill(s)  # per-user daily and monthly usage
+            operup_latest.backfill(s)  # the newest report per OperUp file
             s.execute(text(metric_daily.BACKFILL_SQL[db.engine.dialect.name]))  # daily metric rollups
         print(f"usage rollups filled in {time.perf_counter() - t0:.0f} s")
         if args.build_only:

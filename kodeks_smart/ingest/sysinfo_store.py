@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
-from kodeks_smart.ingest import seats_rollup, usage_rollup, user_rollup
+from kodeks_smart.ingest import operup_latest, seats_rollup, usage_rollup, user_rollup
 from kodeks_smart.ingest.metrics_store import Written
 from kodeks_smart.ingest.writers import (
     Batch,
@@ -317,22 +317,22 @@ def write_sysinfo(
             for e in report.db_errors
         ],
     )
-    stats["operup_files"] = batch.insert(
-        table_of(SysinfoOperUpFile),
-        [
-            {
-                **per_report,
-                "path": f.path,
-                "database": f.database,
-                "modified_at": clock.utc(f.modified),
-                "size": f.size,
-                "error_code": f.error_code,
-                "error_text": f.error_text,
-                "extra": f.extra,
-            }
-            for f in report.operup_files
-        ],
-    )
+    operup_rows = [
+        {
+            **per_report,
+            "path": f.path,
+            "database": f.database,
+            "modified_at": clock.utc(f.modified),
+            "size": f.size,
+            "error_code": f.error_code,
+            "error_text": f.error_text,
+            "extra": f.extra,
+        }
+        for f in report.operup_files
+    ]
+    stats["operup_files"] = batch.insert(table_of(SysinfoOperUpFile), operup_rows)
+    if fresh:  # else (rows were deleted first) the client's files are recomputed after the batch
+        operup_latest.write(batch, operup_rows)
     stats["sessions"] = batch.insert(
         table_of(SysinfoSession),
         [
@@ -510,6 +510,8 @@ def write_sysinfo(
         seats_rollup.refresh_report(session, target.client_id, created)
     if not users_added:
         user_rollup.refresh_report(session, target.client_id, hours)
+    if not fresh:
+        operup_latest.refresh_client(session, target.client_id)
     stats["missing"] = [".".join(p for p in (g.block, g.field, g.item) if p) for g in report.missing[:20]]
     stats["unknown_elements"] = report.unknown_elements
     stats["utc_offset_minutes"] = offset

@@ -405,6 +405,29 @@ class SysinfoOperUpFile(_SysinfoFact, Base):
     error_text: Mapped[str | None] = mapped_column(String(2000), nullable=True)
 
 
+class SysinfoOperUpLatest(Base):
+    """Per installation and OperUp file, the newest report time of its rows with a file time (what
+    «Сколько дней назад обновились файлы в OperUp» ranks the files by): derived from
+    `SysinfoOperUpFile` by `kodeks_smart.ingest.operup_latest`, so the ranking reads a row per file
+    instead of every report's rows of the range (24 a day per file with hourly reports). A file without a
+    path is kept under `operup_latest.NO_PATH`."""
+
+    __tablename__ = "sysinfo_operup_latest"
+    __table_args__ = (
+        tenant_fk(),
+        UniqueConstraint("installation_id", "path"),
+        Index("ix_sysinfo_operup_latest_client_report", "client_id", "report_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(BigInteger)
+    cabinet_id: Mapped[int] = mapped_column(BigInteger)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    installation_id: Mapped[int] = mapped_column(ForeignKey("installations.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(String(1000))
+    report_at: Mapped[datetime] = mapped_column()
+
+
 class SysinfoSession(_SysinfoFact, Base):
     """A user connected (holding a seat) when the report was made."""
 

@@ -1,13 +1,13 @@
 """«Для менеджеров»: the cheaper reads of issue #8 give the numbers of the plain ones.
 
-* «Пользователи, не сумевшие подключиться… по дням» groups refusals by UTC day from the stored text on
-  SQLite (its first ten characters, no per-row time conversion): the days and counts must be those of
-  the raw rows, also for times a microsecond before midnight.
+* «Пользователи, не сумевшие подключиться… по дням» counts refusals per UTC day: the days and counts must
+  be those of the raw rows, also for times a microsecond before midnight.
 * Both refusal panels come from one grouping by installation, user and grain (the chart's point when it
-  divides a day, else the UTC day): the chart's distinct users per point and the table's refusals for lack of seats per user and day must be those of the raw
-  rows at every chart step.
+  divides a day, else the UTC day): the chart's distinct users per point and the table's refusals for
+  lack of seats per user and day must be those of the raw rows at every chart step.
 * «Сколько дней назад обновились файлы в OperUp» ranks files by the age at their newest point, read from
-  the oldest newest point on (that start replaces the range's): files whose newest report is older than
+  the oldest newest point on (that start replaces the range's; the newest report per file comes from
+  ``sysinfo_operup_latest`` when the range is open at the end): files whose newest report is older than
   the others' must keep their place and values, as building every series shows.
 * The per-user charts ask once whether usage lies after the range end (`managers._open_end`) and read
   both the peaks and the points with that answer: a range ending before the data must still equal the
@@ -156,6 +156,15 @@ def test_operup_ranking_equals_all_series_built_then_cut(
     # one clock for both pages: a preset range ends at "now", which may pass a second between them
     frozen = utcnow()
     monkeypatch.setattr(framework, "utcnow", lambda: frozen)
+    ranked_files: list[int] = []  # files the ranking found (from `sysinfo_operup_latest` for open ranges)
+    real = managers._operup_newest
+
+    def counted(*args: Any) -> dict[tuple[int, str], tuple[int, float]]:
+        newest = real(*args)
+        ranked_files.append(len(newest))
+        return newest
+
+    monkeypatch.setattr(managers, "_operup_newest", counted)
     for query in ("range=7d", "range=24h", f"from={(NOW - timedelta(days=5)):{FMT}}&to={NOW:{FMT}}"):
         monkeypatch.setattr(usage, "ROLLUPS", True)
         ranked = chart(open_dashboard(web, tenants.cabinet_a, "managers", query), "operup")
@@ -164,6 +173,7 @@ def test_operup_ranking_equals_all_series_built_then_cut(
         assert ranked == built, query
         assert len(built["series"]) == shown
         assert built["hidden"] > 0
+    assert ranked_files == [5, 4, 5]  # every file of the range (file 4 is older than 24 hours)
     # the two files missing from the newest reports are the oldest ones, so they lead
     names = [s["name"].split(": ")[1] for s in built["series"]]
     assert names[:2] == ["OperUp\\file4.ud6", "OperUp\\file3.ud6"][:shown]

@@ -29,6 +29,7 @@ from sqlalchemy import (
 from kodeks_smart.store.ingest_models import (
     SysinfoDatabase,
     SysinfoOperUpFile,
+    SysinfoOperUpLatest,
     SysinfoRefusal,
     SysinfoReportRow,
     SysinfoSearch,
@@ -295,23 +296,34 @@ def _only(
 
 
 def _operup_newest(
-    view: View, points_from: Callable[[datetime], Any], names: dict[int, Any]
+    view: View, targets: Targets, points_from: Callable[[datetime], Any], names: dict[int, Any]
 ) -> dict[tuple[int, str], tuple[int, float]]:
     """{(installation, path): (its newest point, the age there)} from the (inst, path, point, age) rows
     of ``points_from(start)`` (OperUp files grouped per point, from ``start`` to the range end).
 
-    The newest report time of each file first (a plain MAX, no time conversion per row), then only the
-    points from the oldest of those files' newest points on: each file's newest point with all its rows,
-    usually the last day instead of the whole range. That start replaces the range's own (a second
-    lower bound next to it let SQLite seek by the range start and filter a month of rows)."""
+    The newest report time of each file first, then only the points from the oldest of those files'
+    newest points on: each file's newest point with all its rows, usually the last day instead of the
+    whole range. That start replaces the range's own (a second lower bound next to it let SQLite seek by
+    the range start and filter a month of rows). The newest times come from ``sysinfo_operup_latest`` (a
+    row per file) when no file has a row at or after the range end (the usual «last N days»): then a
+    file's newest row in the range is its newest row; otherwise from a maximum over the range's rows."""
     o = SysinfoOperUpFile
-    start = view.time.start
-    files = (
-        points_from(start)
-        .with_only_columns(o.installation_id, epoch_seconds(func.max(o.report_at), view))
-        .group_by(None)
-        .group_by(o.installation_id, o.path)
-    )
+    lt = SysinfoOperUpLatest
+    start, end = view.time.start, view.time.end
+    latest_where = (view.tenant.scope.condition(lt), targets.narrow(lt))
+    ahead = view.db.execute(select(lt.id).where(*latest_where, lt.report_at >= end).limit(1)).first()
+    files: Any
+    if ahead is None:
+        files = select(lt.installation_id, epoch_seconds(lt.report_at, view)).where(
+            *latest_where, lt.report_at >= start
+        )
+    else:
+        files = (
+            points_from(start)
+            .with_only_columns(o.installation_id, epoch_seconds(func.max(o.report_at), view))
+            .group_by(None)
+            .group_by(o.installation_id, o.path)
+        )
     newest_at = [int(at) for inst, at in _rows(view, files) if inst in names and at is not None]
     if not newest_at:
         return {}
@@ -799,7 +811,7 @@ def managers(view: View) -> list[Panel]:
     # fifth of the page; fetching their 60,000 points another).
     operup_total: int | None = None
     if rollups_for():
-        newest = _operup_newest(view, lambda start: operup_points(targets.narrow(o), start), names)
+        newest = _operup_newest(view, targets, lambda start: operup_points(targets.narrow(o), start), names)
         rows_stmt = per_point
         if len(newest) > MAX_SERIES:
             order = sorted(newest, key=lambda k: (-newest[k][1], operup_name(k).casefold()))

@@ -392,9 +392,9 @@ def month_sums_and_last(
             .where(view.tenant.scope.condition(h), targets.narrow(h), h.at >= since, h.at < _epoch(end))
             .group_by(h.installation_id)
         )
-        for inst, at in view.db.execute(hours):
-            if inst in newest and at is not None:
-                newest[inst] = max(newest[inst], int(at))
+        for hour_inst, at in view.db.execute(hours):
+            if hour_inst in newest and at is not None:
+                newest[hour_inst] = max(newest[hour_inst], int(at))
     return out, earlier, {inst: at // step * step for inst, at in newest.items()}
 
 
