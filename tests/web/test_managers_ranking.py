@@ -174,7 +174,7 @@ def test_ranked_managers_charts_equal_all_series_built_then_cut(
             shown: dict[str, Any] = chart(page, name)
             assert len(shown["series"]) == 2 and shown["hidden"] > 0, (query, name)
         refused_cut += chart(page, "refused")["hidden"]
-    assert refused_cut > 0  # «refused» (ranked by its largest point in SQL) was cut too
+    assert refused_cut > 0  # «refused» (ranked by its largest point) was cut too
 
 
 def test_installations_silent_in_the_end_month_rank_by_their_own_last_month(
