@@ -10,9 +10,11 @@ The dashboard relies on one rule: for every file with rows, the row here is at l
 of them (a newer value than the facts would hide the file's real newest point; an older one cannot occur).
 So:
 
-* the sysinfo writer, on a report's first processing, upserts the report's files with the «newer wins»
-  rule in the report's batch (a late, older report changes nothing); when rows were deleted first
-  (reprocessing), `refresh_client` recomputes the client's rows from the facts;
+* the sysinfo writer upserts the report's files with the «newer wins» rule in the report's batch (a late,
+  older report changes nothing); when an upload is processed again its old rows are deleted first, so the
+  files they were the newest rows of are looked at again (`note_cleared` before the delete, `repair` after
+  the write): a file the new rows did not bring back to that time takes its newest remaining row (one
+  index look-up per such file, newest first), or loses its row;
 * ORM writes of `SysinfoOperUpFile` (tests, hand fixes): session events, at commit (`refresh_client`);
 * the retention job does not prune it: rows whose facts are gone are older than retention, so they can
   only make the ranking read from an earlier time than needed (never miss a file), and there is a row per
@@ -25,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, select
+from sqlalchemy import ColumnElement, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from kodeks_smart.ingest import rollup_hooks
@@ -78,6 +80,53 @@ def _fill(bind: Bind, *where: ColumnElement[bool]) -> None:
     bind.execute(insert(LATEST).from_select([*_KEYS, "path", "report_at"], stmt))
 
 
+_CLEARED = "operup_latest_cleared"
+
+
+def note_cleared(session: Session, upload_id: int) -> None:
+    """Before an upload's rows are deleted to process it again: remember its files and times (by the
+    upload's index), for `repair` after the new rows are written in the same transaction."""
+    f = FILES
+    rows = session.execute(
+        select(f.c.client_id, f.c.installation_id, _path(), f.c.report_at).where(
+            f.c.upload_id == upload_id, f.c.modified_at.is_not(None), f.c.installation_id.is_not(None)
+        )
+    ).all()
+    session.info.setdefault(_CLEARED, set()).update(tuple(r) for r in rows)
+
+
+def repair(session: Session) -> int:
+    """After an upload processed again has written its rows: every file whose stored newest time is one
+    of the deleted rows' (so it may have come from them) takes the newest row the facts still have, or
+    loses its row. Returns how many were looked at."""
+    cleared: set[tuple[Any, ...]] = session.info.pop(_CLEARED, set())
+    looked = 0
+    f, lt = FILES, LATEST
+    for client_id, inst, path, at in sorted(cleared, key=lambda r: (r[0], r[1], r[2])):
+        stored = session.execute(
+            select(lt.c.id, lt.c.report_at).where(lt.c.installation_id == inst, lt.c.path == path)
+        ).first()
+        if stored is None or stored.report_at != at:
+            continue  # newer rows (or none) are the newest: the deleted ones were not
+        looked += 1
+        newest = session.scalar(
+            select(f.c.report_at)
+            .where(
+                f.c.client_id == client_id,
+                f.c.installation_id == inst,
+                _path() == path,
+                f.c.modified_at.is_not(None),
+            )
+            .order_by(f.c.report_at.desc())
+            .limit(1)
+        )
+        if newest is None:
+            session.execute(delete(lt).where(lt.c.id == stored.id))
+        elif newest != at:
+            session.execute(update(lt).where(lt.c.id == stored.id).values(report_at=newest))
+    return looked
+
+
 def refresh_client(bind: Bind, client_id: int) -> None:
     """Recompute a client's rows from its OperUp rows (after rows were deleted or edited)."""
     bind.execute(delete(LATEST).where(LATEST.c.client_id == client_id))
@@ -106,4 +155,4 @@ def _orm_refresh(session: Session, client_id: int, _moments: set[Any]) -> None:
 rollup_hooks.register("operup_latest", 5, _orm_keys, _orm_refresh)
 
 
-__all__ = ["LATEST", "NO_PATH", "backfill", "refresh_client", "rows_of", "write"]
+__all__ = ["LATEST", "NO_PATH", "backfill", "note_cleared", "refresh_client", "repair", "rows_of", "write"]

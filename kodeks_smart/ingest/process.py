@@ -25,7 +25,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from kodeks_smart.asrp import queue as asrp_queue
-from kodeks_smart.ingest import queue
+from kodeks_smart.ingest import operup_latest, queue
 from kodeks_smart.ingest.context import IngestContext
 from kodeks_smart.ingest.metrics_store import Written, write_metrics
 from kodeks_smart.ingest.spool import read_raw
@@ -177,6 +177,8 @@ def process_claim(ctx: IngestContext, claim: queue.Claim, loaded: Loaded | None 
             if not queue.finish(s, claim):
                 raise _ClaimLost
             if info.processed_count:
+                if info.kind == "sysinfo":
+                    operup_latest.note_cleared(s, info.id)
                 clear_derived(s, info.id, info.kind)
             written = _write(s, info, parsed, rebuild)
             upload = s.get(Upload, info.id)

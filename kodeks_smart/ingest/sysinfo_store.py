@@ -331,8 +331,7 @@ def write_sysinfo(
         for f in report.operup_files
     ]
     stats["operup_files"] = batch.insert(table_of(SysinfoOperUpFile), operup_rows)
-    if fresh:  # else (rows were deleted first) the client's files are recomputed after the batch
-        operup_latest.write(batch, operup_rows)
+    operup_latest.write(batch, operup_rows)  # (processed again: the deleted rows' files are repaired below)
     stats["sessions"] = batch.insert(
         table_of(SysinfoSession),
         [
@@ -511,7 +510,7 @@ def write_sysinfo(
     if not users_added:
         user_rollup.refresh_report(session, target.client_id, hours)
     if not fresh:
-        operup_latest.refresh_client(session, target.client_id)
+        operup_latest.repair(session)
     stats["missing"] = [".".join(p for p in (g.block, g.field, g.item) if p) for g in report.missing[:20]]
     stats["unknown_elements"] = report.unknown_elements
     stats["utc_offset_minutes"] = offset

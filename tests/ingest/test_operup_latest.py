@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+import pytest
+from sqlalchemy import func, select
 
-from kodeks_smart.ingest import operup_latest
+from kodeks_smart.ingest import operup_latest, process
 from kodeks_smart.ingest.consumer import drain
 from kodeks_smart.ingest.context import IngestContext
 from kodeks_smart.ingest.reprocess import enqueue_reprocess
@@ -46,16 +47,36 @@ def test_the_newest_report_per_file_equals_a_rebuild_after_every_report(ctx: Ing
     assert all(again[(r[3], r[4])] >= r[5] for r in late) and len(again) >= len(late)
 
 
-def test_reprocessing_and_orm_edits_recompute_the_client(ctx: IngestContext) -> None:
+def test_reprocessing_and_orm_edits_recompute_the_files_they_touch(
+    ctx: IngestContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _report(ctx, NOON - timedelta(hours=3), 330)
     _report(ctx, NOON, 330, seed=1)
     newest = _newest_file_report(ctx)
-    # rows gone wrong behind the writer's back (a Core edit): reprocessing recomputes the client's rows
-    with ctx.db.write() as s:
-        s.execute(update(SysinfoOperUpLatest).values(report_at=newest + timedelta(days=300)))
-    assert enqueue_reprocess(ctx) > 0
+    before = {(r[3], r[4]): r[5] for r in _same_as_rebuilt(ctx)}
+    # Reprocessing (oldest first) with a parser that reads no OperUp files of the newer report (a parser
+    # change): its files go back to the older report's time where that had them, else lose their row.
+    real = process.parse_sysinfo
+    calls: list[int] = []
+
+    def fewer_files(*args: Any, **kwargs: Any) -> Any:
+        report = real(*args, **kwargs)
+        calls.append(len(report.operup_files))
+        if len(calls) == 2:
+            report.operup_files = []
+        return report
+
+    monkeypatch.setattr(process, "parse_sysinfo", fewer_files)
+    assert enqueue_reprocess(ctx) == 2
     drain(ctx)
-    assert max(r[-1] for r in _same_as_rebuilt(ctx)) == newest
+    after = {(r[3], r[4]): r[5] for r in _same_as_rebuilt(ctx)}
+    assert len(calls) == 2 and max(after.values()) < newest
+    assert set(after) < set(before)  # files of the newer report only are gone
+    assert any(before[key] > at for key, at in after.items())  # files of both went back
+    monkeypatch.setattr(process, "parse_sysinfo", real)
+    assert enqueue_reprocess(ctx) == 2  # and back: the files return
+    drain(ctx)
+    assert {(r[3], r[4]): r[5] for r in _same_as_rebuilt(ctx)} == before
     # The newest report's OperUp rows deleted by hand (through the ORM): the files go back to the older one
     with ctx.db.write() as s:
         for row in s.scalars(select(SysinfoOperUpFile).where(SysinfoOperUpFile.report_at == newest)):
