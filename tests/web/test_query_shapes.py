@@ -129,3 +129,33 @@ def test_no_dashboard_statement_narrows_a_table_twice(
     assert len(statements) > 50
     offending = {table for statement in statements for table in twice_narrowed(statement)}
     assert not offending
+
+
+def test_an_id_list_is_written_into_the_cached_statement(db: Database, tenants: Tenants) -> None:
+    """`framework.ids_in`: the ids are in the SQL text (no parameters to adapt), part of the cache key
+    (two lists never share a cached text), and a plain ``IN`` on SQLite too (no ``= 1`` after it, which
+    would keep SQLite from the index); the rows it selects are those of the list."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from kodeks_smart.store.models import Client
+
+    ids_in = framework.ids_in
+    for dialect in (sqlite.dialect(), postgresql.dialect()):
+        compiled = select(Client.id).where(ids_in(Client.id, [3, 1, 2])).compile(dialect=dialect)
+        assert str(compiled).endswith("WHERE (clients.id IN (3, 1, 2))"), str(compiled)
+        assert not compiled.params
+        negated = str(select(Client.id).where(~ids_in(Client.id, [3])).compile(dialect=dialect))
+        assert negated.endswith("WHERE NOT (clients.id IN (3))")
+    key = select(Client.id).where(ids_in(Client.id, [1, 2]))._generate_cache_key()
+    assert key == select(Client.id).where(ids_in(Client.id, [1, 2]))._generate_cache_key()
+    assert key != select(Client.id).where(ids_in(Client.id, [1, 3]))._generate_cache_key()
+    with db.session() as s:
+        every = set(s.scalars(select(Client.id)))
+        assert len(every) >= 3
+        some = sorted(every)[:2]
+        for _ in range(2):  # the second time from the statement cache
+            assert set(s.scalars(select(Client.id).where(ids_in(Client.id, some)))) == set(some)
+            assert set(s.scalars(select(Client.id).where(~ids_in(Client.id, some)))) == every - set(some)
+            assert not list(s.scalars(select(Client.id).where(ids_in(Client.id, []))))
+        other = sorted(every)[2:3]
+        assert set(s.scalars(select(Client.id).where(ids_in(Client.id, other)))) == set(other)
