@@ -6,6 +6,7 @@ import heapq
 import math
 import operator
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import reduce
@@ -643,17 +644,29 @@ def _refusals(view: View, targets: Targets, where: UserWhere) -> tuple[Chart, li
         .where(view.tenant.scope.condition(r), view.in_range(r.occurred_at), targets.narrow(r), *where(r))
         .group_by(r.installation_id, r.login, at),
     )
-    users: dict[tuple[int, int], int] = {}  # (inst, point): distinct users (a login is never NULL)
-    days: dict[tuple[int, str, int], int] = {}  # (inst, login, day): refusals for lack of seats
-    for inst, login, ts, n in rows:
-        if inst not in names:
-            continue
-        ts = int(ts)
-        key = (inst, ts // step * step)
-        users[key] = users.get(key, 0) + 1
-        if n:
-            day_key = (inst, login, ts - ts % DAY)
-            days[day_key] = days.get(day_key, 0) + int(n)
+    if not rows:
+        return top_chart("refused", {}, lambda i: [], lambda i: names[i].host, REFUSED_CHART), []
+    # Column-wise and counted in C (13,000 rows at 93 days): a row is one user in one grain.
+    insts, logins, stamps, counts = zip(*rows, strict=True)
+    stamps = tuple(map(int, stamps))
+    if not names.keys() >= set(insts):  # rows of installations not chosen (never with `narrow`)
+        kept = [k for k, inst in enumerate(insts) if inst in names]
+        insts, logins, stamps, counts = (tuple(c[k] for k in kept) for c in (insts, logins, stamps, counts))
+    points_of = stamps if grain == step else tuple(ts // step * step for ts in stamps)
+    users = Counter(zip(insts, points_of, strict=True))  # (inst, point): distinct users (logins never NULL)
+    days: dict[tuple[int, str, int], int]  # (inst, login, day): refusals for lack of seats
+    if grain == DAY:  # one row per key already
+        days = {
+            (inst, login, ts): int(n)
+            for inst, login, ts, n in zip(insts, logins, stamps, counts, strict=True)
+            if n
+        }
+    else:
+        days = {}
+        for inst, login, ts, n in zip(insts, logins, stamps, counts, strict=True):
+            if n:
+                day_key = (inst, login, ts - ts % DAY)
+                days[day_key] = days.get(day_key, 0) + int(n)
     points: dict[int, list[tuple[int, float | None]]] = {}
     for (inst, ts), n in sorted(users.items()):
         points.setdefault(inst, []).append((ts, float(n)))
