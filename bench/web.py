@@ -820,6 +820,7 @@ def run(url: str, args: argparse.Namespace, tmp: Path, reuse: bool = False) -> i
             "secret_key_file": str(tmp / "secret.key"),
             "scheduler": False,
             "probes": False,
+            "dashboard_threads": args.threads,
         }
     )
     services = Services(settings=settings, db=db, box=box, hashing=hashing)
@@ -828,6 +829,7 @@ def run(url: str, args: argparse.Namespace, tmp: Path, reuse: bool = False) -> i
     slugs = [s for s in REGISTRY if not args.only or s in args.only.split(",")]
     ranges = args.ranges.split(",")
     worst = 0.0
+    print(f"dashboard threads (SMART_DASHBOARD_THREADS): {args.threads}")
     print(
         f"\n{'dashboard':<22} {'range':<8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'CPU p50':>8} {'min ms':>8}"
     )
@@ -878,6 +880,12 @@ def main() -> int:
         "--no-gc-freeze",
         action="store_true",
         help="measure without `smart serve`'s gc.freeze() after start-up",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=Settings.dashboard_threads,
+        help="SMART_DASHBOARD_THREADS of the measured app (1: every page built by one thread)",
     )
     parser.add_argument(
         "--profile", default="", help="print a cProfile of one request to this path (e.g. managers)"

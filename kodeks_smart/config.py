@@ -133,6 +133,11 @@ class Settings:
         "PostgreSQL: parallel workers one statement of a cabinet dashboard may use"
         " (max_parallel_workers_per_gather for the page's transaction; 0: none).",
     )
+    dashboard_threads: int = _opt(
+        2,
+        "Threads that build the independent parts of one cabinet dashboard at the same time, each reading"
+        " through a database connection of its own (1: one part after another).",
+    )
     asrp_interval: float = _opt(30.0, "Seconds between two runs of the ASRP forwarding job.")
     asrp_retry_max_delay: float = _opt(
         3600.0, "Longest wait, in seconds, between two tries of forwarding a sysinfo report to ASRP."
@@ -269,6 +274,8 @@ class Settings:
             raise ConfigError("SMART_DB_MAX_OVERFLOW: must not be negative")
         if not 0 <= self.db_dashboard_parallel_workers <= 64:
             raise ConfigError("SMART_DB_DASHBOARD_PARALLEL_WORKERS: expected 0 to 64")
+        if not 1 <= self.dashboard_threads <= 16:
+            raise ConfigError("SMART_DASHBOARD_THREADS: expected 1 to 16")
         if self.asrp_interval <= 0:
             raise ConfigError("SMART_ASRP_INTERVAL: must be positive")
         if self.probe_pull_window_minutes < 0:

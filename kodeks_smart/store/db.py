@@ -90,6 +90,9 @@ class Database:
         self.url = normalize_url(url)
         self.engine = make_engine(self.url, **engine_kwargs)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        #: Whether two sessions may read at the same time from different threads, each on a connection of
+        #: its own: not for an in-memory SQLite database (one connection that every session shares).
+        self.concurrent_reads = not (self.is_sqlite and self.engine.url.database in (None, "", ":memory:"))
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self.engine.execution_options(smart_write=True), expire_on_commit=False)
 

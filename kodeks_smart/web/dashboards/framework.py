@@ -50,12 +50,16 @@ How to add a dashboard (developer note)
    * «newest report per installation» in two steps (`kodeks_smart.web.dashboards.newest`): the last
      days first, the rest of the range only for whom nothing was found;
    * a chart point of whole days reads daily rollups (``metric_rollups_daily``) for the whole days;
+   * the independent parts of a heavy page built at the same time on helper threads, each with a session
+     of its own (`kodeks_smart.web.dashboards.concurrent.build_concurrently`; a part gets the view to read
+     through and returns plain data — no ORM objects of a helper's session, no filters declared);
    * per-point Python loops over 1,000 installations work on integers (rolling availability on
      microseconds), with the same values as the plain computation — and a test that says so.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -516,10 +520,7 @@ class View:
         self.db: Session = page.db
         self.tenant: Tenant = page.tenant
         self.now = now or utcnow()
-        if self.db.get_bind().dialect.name == "postgresql":
-            # For this page's transaction only: parallel plans cost a dashboard more than they saved.
-            workers = str(page.services.settings.db_dashboard_parallel_workers)
-            self.db.execute(select(func.set_config("max_parallel_workers_per_gather", workers, True)))
+        self._configure(self.db)
         q = self.request.query_params
         for key in q:
             if len(q.getlist(key)) > 2000 or any(len(v) > 300 for v in q.getlist(key)):
@@ -537,6 +538,24 @@ class View:
             raise BadInput(f"Неизвестный интервал обновления «{self.refresh[:20]}»: {', '.join(REFRESH)}.")
         self.filters: list[Filter] = []
         self._targets: Targets | None = None
+        self._origin: View | None = None  # the page's own view, for a helper's copy (`on_session`)
+
+    def _configure(self, session: Session) -> None:
+        """The per-transaction settings of a page's session (the page's own or a helper's)."""
+        if session.get_bind().dialect.name == "postgresql":
+            # For this page's transaction only: parallel plans cost a dashboard more than they saved.
+            workers = str(self.page.services.settings.db_dashboard_parallel_workers)
+            session.execute(select(func.set_config("max_parallel_workers_per_gather", workers, True)))
+
+    def on_session(self, session: Session) -> View:
+        """This view (range, filters, chosen installations) reading through another session of the same
+        scope: what a helper thread of `kodeks_smart.web.dashboards.concurrent.build_concurrently` uses."""
+        other = copy.copy(self)
+        other._origin = self._origin or self
+        other.db = session
+        other.tenant = Tenant(session, self.tenant.scope)
+        self._configure(session)
+        return other
 
     # filters
 
@@ -567,8 +586,9 @@ class View:
         return f
 
     def add_notice(self, text: str) -> None:
-        """Add a sentence to the notice shown above the panels."""
-        self.notice = f"{self.notice} {text}".strip()
+        """Add a sentence to the notice shown above the panels (of the page's own view)."""
+        view = self._origin or self
+        view.notice = f"{view.notice} {text}".strip()
 
     def targets(
         self, *, manager: bool = True, client: bool = True, host: bool = True, single_client: bool = False

@@ -43,6 +43,7 @@ from kodeks_smart.store.user_rollup_models import UserUsageDay, UserUsageMonth
 from kodeks_smart.web.dashboards import formulas
 from kodeks_smart.web.dashboards import usage as usage_module
 from kodeks_smart.web.dashboards.analytics import top_chart
+from kodeks_smart.web.dashboards.concurrent import build_concurrently
 from kodeks_smart.web.dashboards.framework import (
     MAX_SERIES,
     Chart,
@@ -678,37 +679,10 @@ def _refusals(view: View, targets: Targets, where: UserWhere) -> tuple[Chart, li
     return chart, table
 
 
-@dashboard(
-    "managers",
-    "Для менеджеров",
-    default_range="30d",
-    # Month-based KPIs over longer ranges mislead (spec §3.10), and per-user panels over a year are slow.
-    max_range=timedelta(days=93),
-    description="Как пользователи работают со всеми инсталляциями сразу: вовлечённость, активность,"
-    " пустые поиски, отказы в подключении, обновление OperUp. Месячные показатели считаются с начала"
-    " месяца, в котором заканчивается период.",
-)
-def managers(view: View) -> list[Panel]:
-    targets = view.targets(host=False)
-    domain = domain_filter(view, targets)
-    logins = view.multi(
-        "login",
-        "Логин пользователя",
-        view.db.scalars(
-            select(SysinfoUser.login)
-            .where(view.tenant.scope.condition(SysinfoUser), targets.where_client(SysinfoUser.client_id))
-            .distinct()
-        ),
-    )
-    names = targets.by_id
-    now = view.now
-    month_start = view.time.month_start()
-
-    def users_where(model: Any) -> list[ColumnElement[bool]]:
-        return [domain_clause(domain, model), login_clause(logins, model.login)]
-
-    # «Параметры клиентов»: month-to-date counters of the users the newest report lists (as the alerts do).
-    reports = latest_reports(view, targets)
+def _client_rows(
+    view: View, targets: Targets, where: UserWhere, reports: dict[int, SysinfoReportRow]
+) -> list[dict[str, Any]]:
+    """«Параметры клиентов»: expiry, involvement and activity of the month so far, seats, regnum."""
     u = SysinfoUser
     month_rows = view.db.execute(
         select(
@@ -721,8 +695,8 @@ def managers(view: View) -> list[Panel]:
         .where(
             view.tenant.scope.condition(u),
             targets.narrow(u),
-            u.month_from == month_start.date(),
-            *users_where(u),
+            u.month_from == view.time.month_start().date(),
+            *where(u),
         )
         .group_by(u.installation_id)
     )
@@ -741,15 +715,15 @@ def managers(view: View) -> list[Panel]:
             .group_by(d.installation_id)
         ).all()
     )
-    client_rows = []
+    rows = []
     for t in targets.chosen:
         report = reports.get(t.id)
         act, involved = month.get(t.id, (0, 0))
         seats = report.seats if report else None
-        client_rows.append(
+        rows.append(
             {
                 "client": t.client,
-                "expires_in": days_until(expiry.get(t.id), now),
+                "expires_in": days_until(expiry.get(t.id), view.now),
                 "involvement": formulas.involvement(involved, seats),
                 "activity": act if report else None,
                 "seats": seats,
@@ -759,10 +733,15 @@ def managers(view: View) -> list[Panel]:
                 "status": formulas.involvement_level(formulas.involvement(involved, seats)),
             }
         )
+    return rows
 
-    # Empty searches (columns only: up to 5,000 rows without building ORM objects).
+
+def _empty_searches(view: View, targets: Targets, where: UserWhere) -> list[dict[str, Any]]:
+    """«Детектирование что ничего не нашлось»: the newest 5,000 empty searches of the range (columns only:
+    no ORM objects for 5,000 rows)."""
+    names = targets.by_id
     s = SysinfoSearch
-    empty_rows = [
+    return [
         {
             "time": at,
             "host": names[inst].host,
@@ -780,7 +759,7 @@ def managers(view: View) -> list[Panel]:
                 view.in_range(s.occurred_at),
                 targets.narrow(s),
                 s.result == "empty",
-                *users_where(s),
+                *where(s),
             )
             .order_by(s.occurred_at.desc())
             .limit(5000),
@@ -788,7 +767,12 @@ def managers(view: View) -> list[Panel]:
         if inst in names
     ]
 
-    # OperUp age at each report: report time − file time, in days, computed in SQL.
+
+def _operup_series(view: View, targets: Targets) -> tuple[list[Series], int | None]:
+    """«Сколько дней назад обновились файлы в OperUp»: the age of each OperUp file at each report (report
+    time − file time, in days, computed in SQL), and how many files there are when only the
+    `MAX_SERIES` with the largest last age are shown (else None)."""
+    names = targets.by_id
     o = SysinfoOperUpFile
     point = bucket(o.report_at, view)
     # The newest times first, then one conversion per point (stored times sort as they compare).
@@ -820,7 +804,7 @@ def managers(view: View) -> list[Panel]:
     # with the largest last age. Rank them by their newest point first (one row per file, the newest point
     # picked in SQL) and read and build only the shown series (building 2,000 series to drop 1,950 was a
     # fifth of the page; fetching their 60,000 points another).
-    operup_total: int | None = None
+    total: int | None = None
     if rollups_for():
         newest = _operup_newest(view, targets, lambda start: operup_points(targets.narrow(o), start), names)
         rows_stmt = per_point
@@ -828,37 +812,21 @@ def managers(view: View) -> list[Panel]:
             order = sorted(newest, key=lambda k: (-newest[k][1], operup_name(k).casefold()))
             wanted = order[:MAX_SERIES]
             rows_stmt = operup_points(_only(targets, o, wanted, column=o.path))
-            operup_total = len(newest)
+            total = len(newest)
         rows = [(inst, path, ts, days) for inst, path, ts, days in _rows(view, rows_stmt) if inst in names]
     else:
         rows = [(inst, path, ts, days) for inst, path, ts, days in _rows(view, per_point) if inst in names]
-    operup = points_by((((inst, path), ts, days) for inst, path, ts, days in rows), operup_name)
-    if operup_total is not None:  # in the order the chart shows them (largest last age first)
-        operup.sort(key=lambda x: -(x.stats()["last"] or 0))
+    series = points_by((((inst, path), ts, days) for inst, path, ts, days in rows), operup_name)
+    if total is not None:  # in the order the chart shows them (largest last age first)
+        series.sort(key=lambda x: -(x.stats()["last"] or 0))
+    return series, total
 
-    # Month-to-date activity and involvement per installation, from the hourly usage (its rollups without
-    # user filters). Involvement over time: distinct users with DB requests since the month start, × 100 /
-    # seats, at each activity point.
-    rollups = rollups_for(domain, logins)
-    firsts = _first_requests(view, targets, users_where, rollups)
-    usage_charts = _usage_charts(view, targets, users_where, rollups, reports, firsts)
 
-    used_chart = _used_chart(view, targets, domain, logins, rollups)
-
-    h = SysinfoUsageHour
-    if usage_module.ROLLUPS:  # login and domain are per user: the per-user rollups serve those filters too
-        per_user, active_in_range = top_users_from_rollups(view, targets, users_where)
-    else:
-        per_user, active_in_range = top_user_series(view, targets, raw_user_values(), *users_where(h))
-    billing, billing_total = per_user["billing"]
-    requests, requests_total = per_user["requests"]
-    saved, saved_total = per_user["saved"]
-    printed, printed_total = per_user["printed"]
-
-    refused, refusal_rows = _refusals(view, targets, users_where)
-
-    # Users: not using in the period, no DB requests in 60 days, filled cards.
-    # Columns, not ORM objects: 5,000 accounts of 1,000 installations cost 0.1 s as objects.
+def _accounts(view: View, targets: Targets, where: UserWhere) -> tuple[Sequence[Any], set[tuple[int, str]]]:
+    """The accounts of the chosen installations (columns, not ORM objects: 5,000 accounts of 1,000
+    installations cost 0.1 s as objects) and the (installation, login) pairs with DB requests in the last
+    60 days: the last request of each month (rollup) or the raw hours."""
+    u = SysinfoUser
     users = _rows(
         view,
         select(
@@ -871,13 +839,13 @@ def managers(view: View) -> list[Panel]:
             u.email,
             u.phone,
             u.position,
-        ).where(view.tenant.scope.condition(u), targets.narrow(u), *users_where(u)),
+        ).where(view.tenant.scope.condition(u), targets.narrow(u), *where(u)),
     )
-    # Users with DB requests in the last 60 days: the last request of each month (rollup) or the raw hours.
-    since_60 = now - timedelta(days=60)
+    since_60 = view.now - timedelta(days=60)
+    queried_rows: Any
     if rollups_for():  # no user filter applies to this list's query
         f = UsageFirstRequest
-        queried_rows: Any = _rows(
+        queried_rows = _rows(
             view,
             select(f.installation_id, f.login)
             .where(
@@ -889,7 +857,9 @@ def managers(view: View) -> list[Panel]:
             .distinct(),
         )
     else:
-        queried_rows = view.db.execute(
+        h = SysinfoUsageHour
+        queried_rows = _rows(
+            view,
             select(h.installation_id, h.login)
             .where(
                 view.tenant.scope.condition(h),
@@ -897,9 +867,91 @@ def managers(view: View) -> list[Panel]:
                 targets.narrow(h),
                 h.db_requests > 0,
             )
-            .group_by(h.installation_id, h.login)
+            .group_by(h.installation_id, h.login),
         )
-    queried_60 = {(inst, login) for inst, login in queried_rows}
+    return users, {(inst, login) for inst, login in queried_rows}
+
+
+@dashboard(
+    "managers",
+    "Для менеджеров",
+    default_range="30d",
+    # Month-based KPIs over longer ranges mislead (spec §3.10), and per-user panels over a year are slow.
+    max_range=timedelta(days=93),
+    description="Как пользователи работают со всеми инсталляциями сразу: вовлечённость, активность,"
+    " пустые поиски, отказы в подключении, обновление OperUp. Месячные показатели считаются с начала"
+    " месяца, в котором заканчивается период.",
+)
+def managers(view: View) -> list[Panel]:
+    targets = view.targets(host=False)
+    domain = domain_filter(view, targets)
+    logins = view.multi(
+        "login",
+        "Логин пользователя",
+        view.db.scalars(
+            select(SysinfoUser.login)
+            .where(view.tenant.scope.condition(SysinfoUser), targets.where_client(SysinfoUser.client_id))
+            .distinct()
+        ),
+    )
+    names = targets.by_id
+    now = view.now
+
+    def users_where(model: Any) -> list[ColumnElement[bool]]:
+        return [domain_clause(domain, model), login_clause(logins, model.login)]
+
+    # The independent parts of the page, longest first, built at the same time (`build_concurrently`):
+    # each gets the view to read through — the page's own or a helper thread's — and returns plain data.
+    rollups = rollups_for(domain, logins)
+
+    def clients_and_usage(v: View) -> tuple[list[dict[str, Any]], list[Chart]]:
+        # «Параметры клиентов»: month-to-date counters of the users the newest report lists (as the alerts
+        # do); then month-to-date activity and involvement per installation, from the hourly usage (its
+        # rollups without user filters). Involvement over time: distinct users with DB requests since the
+        # month start, × 100 / seats, at each activity point.
+        reports = latest_reports(v, targets)
+        client_rows = _client_rows(v, targets, users_where, reports)
+        firsts = _first_requests(v, targets, users_where, rollups)
+        return client_rows, _usage_charts(v, targets, users_where, rollups, reports, firsts)
+
+    def per_user_charts(v: View) -> tuple[dict[str, tuple[list[Series], int]], set[tuple[int, str]]]:
+        h = SysinfoUsageHour
+        if usage_module.ROLLUPS:  # login and domain are per user: the per-user rollups serve those filters
+            return top_users_from_rollups(v, targets, users_where)
+        return top_user_series(v, targets, raw_user_values(), *users_where(h))
+
+    def refusals(v: View) -> tuple[Chart, list[dict[str, Any]]]:
+        return _refusals(v, targets, users_where)
+
+    def operup(v: View) -> tuple[list[Series], int | None]:
+        return _operup_series(v, targets)
+
+    def used(v: View) -> Chart:
+        return _used_chart(v, targets, domain, logins, rollups)
+
+    def empty_searches(v: View) -> list[dict[str, Any]]:
+        return _empty_searches(v, targets, users_where)
+
+    def accounts(v: View) -> tuple[Sequence[Any], set[tuple[int, str]]]:
+        return _accounts(v, targets, users_where)
+
+    (
+        (client_rows, usage_charts),
+        (per_user, active_in_range),
+        (refused, refusal_rows),
+        (operup_series, operup_total),
+        used_chart,
+        empty_rows,
+        (users, queried_60),
+    ) = build_concurrently(
+        view, [clients_and_usage, per_user_charts, refusals, operup, used, empty_searches, accounts]
+    )
+    billing, billing_total = per_user["billing"]
+    requests, requests_total = per_user["requests"]
+    saved, saved_total = per_user["saved"]
+    printed, printed_total = per_user["printed"]
+
+    # Users: not using in the period, no DB requests in 60 days, filled cards.
     per_inst: dict[int, list[Any]] = {}
     for user in users:
         if user.installation_id in names:
@@ -969,7 +1021,7 @@ def managers(view: View) -> list[Panel]:
             "operup",
             "Сколько дней назад обновились файлы в OperUp",
             total=operup_total,
-            series=operup,
+            series=operup_series,
             unit="дн.",
             legend=("last", "max"),
             rank_by="last",
