@@ -11,9 +11,11 @@ from sqlalchemy import ColumnElement, func, select
 
 from kodeks_smart.store.ingest_models import SysinfoSearch, SysinfoSession, SysinfoUsageHour, SysinfoUser
 from kodeks_smart.web.dashboards import formulas
+from kodeks_smart.web.dashboards.concurrent import build_concurrently
 from kodeks_smart.web.dashboards.framework import (
     MAX_SERIES,
     Chart,
+    Filter,
     Panel,
     Series,
     Table,
@@ -232,6 +234,38 @@ def empty_searches(view: View, targets: Targets, *where: ColumnElement[bool], ra
     )
 
 
+def _not_using_rows(view: View, targets: Targets, domain: Filter) -> list[dict[str, Any]]:
+    """«Не пользуются системой в течение 60 дней»: per installation, its accounts and how many of them have
+    not logged in or been active for `formulas.NOT_USING_DAYS` days."""
+    names = targets.by_id
+    u = SysinfoUser
+    users = view.db.execute(
+        select(u.installation_id, u.last_login_at, u.last_activity_at).where(
+            view.tenant.scope.condition(u), targets.narrow(u), domain_clause(domain, u)
+        )
+    ).all()
+    per_inst: dict[int, list[datetime | None]] = {}
+    for user_inst, last_login, last_activity in users:
+        if user_inst is not None and user_inst in names:
+            seen = [x for x in (last_login, last_activity) if x is not None]
+            per_inst.setdefault(user_inst, []).append(max(seen) if seen else None)
+    rows = []
+    for inst, logins in per_inst.items():
+        t = names[inst]
+        n = formulas.not_using_count(logins, view.now)
+        rows.append(
+            {
+                "host": t.host,
+                "client": t.client,
+                "manager": t.manager,
+                "users": len(logins),
+                "not_using": n,
+                "share": formulas.not_using_share(n, len(logins)),
+            }
+        )
+    return rows
+
+
 @dashboard(
     "analytics",
     "Kodeks аналитика",
@@ -248,17 +282,6 @@ def analytics(view: View) -> list[Panel]:
         return names[inst].host
 
     rollups = rollups_for(domain)
-    if rollups:
-        seat_charts = ranked_seat_charts(view, targets)
-    else:
-        used, reg = used_and_seats(view, targets, domain_clause(domain, SysinfoSession))
-        delta = {i: licence_delta(pts, reg[i]) for i, pts in used.items() if i in reg}
-        seat_charts = [
-            by_name(name, [Series(host_of(i), p) for i, p in points.items() if i in names])
-            for name, points in (("used", used), ("delta", delta), ("seats", reg))
-        ]
-    empty = empty_searches(view, targets, domain_clause(domain, SysinfoSearch), ranked_first=rollups)
-
     sums = {
         "db-requests": ("db_requests",),
         "docs": ("docs",),
@@ -267,28 +290,55 @@ def analytics(view: View) -> list[Panel]:
         "printed": ("printed",),
         "kassist": ("kassist",),
     }
-    by_domain = domain_clause(domain, SysinfoUsageHour)
-    opening = usage_before(view, targets, sums, by_domain, rollups=rollups)
-    # With the rollups, rank the series from per-month sums first and read the points of the shown ones
-    # only (a chart shows MAX_SERIES of 1,000 installations); filtered views read every series.
-    ranks: dict[str, dict[int, float]] | None = None
-    if rollups:
-        months, negative = point_months(view, targets, sums)
-        if not any(i in names for i in negative):
-            ranks = {}
-            for name, inst_months in months.items():
-                before = opening[name]
-                ranks[name] = {
-                    inst: sum(totals)
-                    if name == "kassist"
-                    else month_to_date_stat(totals, before.get(inst, 0.0), "max")
-                    for inst, totals in inst_months.items()
-                    if inst in names
-                }
-    shown = (
-        None if ranks is None else {name: ranked(stat, host_of)[:MAX_SERIES] for name, stat in ranks.items()}
+
+    def seats(v: View) -> list[Chart]:
+        if rollups:
+            return ranked_seat_charts(v, targets)
+        used, reg = used_and_seats(v, targets, domain_clause(domain, SysinfoSession))
+        delta = {i: licence_delta(pts, reg[i]) for i, pts in used.items() if i in reg}
+        return [
+            by_name(name, [Series(host_of(i), p) for i, p in points.items() if i in names])
+            for name, points in (("used", used), ("delta", delta), ("seats", reg))
+        ]
+
+    def empty_panel(v: View) -> Panel:
+        return empty_searches(v, targets, domain_clause(domain, SysinfoSearch), ranked_first=rollups)
+
+    def usage_part(
+        v: View,
+    ) -> tuple[dict[str, dict[int, float]], dict[str, dict[int, float]] | None, dict[str, Any]]:
+        by_domain = domain_clause(domain, SysinfoUsageHour)
+        opening = usage_before(v, targets, sums, by_domain, rollups=rollups)
+        # With the rollups, rank the series from per-month sums first and read the points of the shown
+        # ones only (a chart shows MAX_SERIES of 1,000 installations); filtered views read every series.
+        ranks: dict[str, dict[int, float]] | None = None
+        if rollups:
+            months, negative = point_months(v, targets, sums)
+            if not any(i in names for i in negative):
+                ranks = {}
+                for name, inst_months in months.items():
+                    before = opening[name]
+                    ranks[name] = {
+                        inst: sum(totals)
+                        if name == "kassist"
+                        else month_to_date_stat(totals, before.get(inst, 0.0), "max")
+                        for inst, totals in inst_months.items()
+                        if inst in names
+                    }
+        shown = (
+            None
+            if ranks is None
+            else {name: ranked(stat, host_of)[:MAX_SERIES] for name, stat in ranks.items()}
+        )
+        return opening, ranks, usage_points(v, targets, sums, by_domain, rollups=rollups, pick=shown)
+
+    def not_using(v: View) -> list[dict[str, Any]]:
+        return _not_using_rows(v, targets, domain)
+
+    # The independent parts, longest first, built at the same time (`build_concurrently`).
+    (opening, ranks, usage), seat_charts, empty, not_using_rows = build_concurrently(
+        view, [usage_part, seats, empty_panel, not_using]
     )
-    usage = usage_points(view, targets, sums, by_domain, rollups=rollups, pick=shown)
 
     def chart(name: str, title: str, series: list[Series], **kw: object) -> Chart:
         return Chart(name, title, series=sorted(series, key=lambda x: x.name.casefold()), **kw)  # type: ignore[arg-type]
@@ -311,32 +361,6 @@ def analytics(view: View) -> list[Panel]:
             lambda inst, pts: Series(host_of(inst), month_to_date(pts, before.get(inst, 0.0))),
             legend=("max", "last"),
             **kw,
-        )
-
-    u = SysinfoUser
-    users = view.db.execute(
-        select(u.installation_id, u.last_login_at, u.last_activity_at).where(
-            view.tenant.scope.condition(u), targets.narrow(u), domain_clause(domain, u)
-        )
-    ).all()
-    per_inst: dict[int, list[datetime | None]] = {}
-    for user_inst, last_login, last_activity in users:
-        if user_inst is not None and user_inst in names:
-            seen = [x for x in (last_login, last_activity) if x is not None]
-            per_inst.setdefault(user_inst, []).append(max(seen) if seen else None)
-    not_using_rows = []
-    for inst, logins in per_inst.items():
-        t = names[inst]
-        n = formulas.not_using_count(logins, view.now)
-        not_using_rows.append(
-            {
-                "host": t.host,
-                "client": t.client,
-                "manager": t.manager,
-                "users": len(logins),
-                "not_using": n,
-                "share": formulas.not_using_share(n, len(logins)),
-            }
         )
 
     return [
