@@ -28,6 +28,11 @@ STATS_DRIFT = 4
 STATS_MIN_ROWS = 1000
 
 
+def _quoted(name: str) -> str:
+    """An SQLite identifier, quoted."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def stale_statistics(conn: Connection) -> list[str]:
     """The SQLite tables whose planner statistics (``sqlite_stat1``) are missing or off by more than
     `STATS_DRIFT` times from the table's size, of the tables with at least `STATS_MIN_ROWS` rows.
@@ -48,9 +53,8 @@ def stale_statistics(conn: Connection) -> list[str]:
         " AND name NOT LIKE 'sqlite_%' ORDER BY name"
     ).scalars()
     for table in list(tables):
-        quoted = '"' + table.replace('"', '""') + '"'
         # A name from SQLite's own catalogue, quoted as an identifier.
-        lo, hi = conn.exec_driver_sql(f"SELECT min(rowid), max(rowid) FROM {quoted}").one()  # noqa: S608
+        lo, hi = conn.exec_driver_sql(f"SELECT min(rowid), max(rowid) FROM {_quoted(table)}").one()  # noqa: S608
         size = 0 if lo is None else hi - lo + 1
         if size < STATS_MIN_ROWS:
             continue
@@ -69,7 +73,7 @@ def _store_maintenance(services: Services) -> None:
                 stale = stale_statistics(conn)
                 conn.commit()
                 for table in stale:  # one short write transaction per table: ingest waits at most for one
-                    conn.exec_driver_sql('ANALYZE "{}"'.format(table.replace('"', '""')))
+                    conn.exec_driver_sql(f"ANALYZE {_quoted(table)}")
                     conn.commit()
                     log.info("store maintenance: planner statistics of %s renewed", table)
                 conn.exec_driver_sql("PRAGMA optimize")

@@ -193,6 +193,22 @@ def test_parts_of_a_part_on_a_helper_are_built_one_after_another(
     assert (page_helpers, helper_helpers) == (1, 0)  # the page may use the helper; the helper none
 
 
+def test_pages_with_any_number_of_parts_share_one_pool_of_the_configured_size(
+    web: TestClient, services: Services, tenants: Tenants, page_build: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _threads(monkeypatch, services, 5)
+    monkeypatch.setattr(concurrent, "_POOLS", {})
+
+    def build(view: View) -> list[Panel]:
+        for n in (2, 3, 7):
+            assert concurrent.build_concurrently(view, [_clients] * n) == [_clients(view)] * n
+        return []
+
+    page_build(build)
+    open_dashboard(web, tenants.cabinet_a, SLUG)
+    assert list(concurrent._POOLS) == [4]  # threads − 1 helpers, however many parts a page has
+
+
 def test_an_in_memory_sqlite_database_is_read_by_one_thread(tmp_path: Any) -> None:
     memory = Database("sqlite://")
     try:

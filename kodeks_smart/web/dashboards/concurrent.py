@@ -42,7 +42,8 @@ _HELPER = threading.local()
 
 
 def _pool(helpers: int) -> ThreadPoolExecutor:
-    """The process-wide pool of ``helpers`` threads (one per configured size: tests use several)."""
+    """The process-wide pool of ``helpers`` threads, the configured `helpers_for` whatever a page's number
+    of parts (one pool per configured size: tests use several)."""
     with _POOLS_LOCK:
         pool = _POOLS.get(helpers)
         if pool is None:
@@ -60,7 +61,8 @@ def helpers_for(view: View) -> int:
 
 def build_concurrently(view: View, parts: Sequence[Part]) -> list[Any]:
     """The results of ``parts``, each called with a view to read through, in the order of ``parts``."""
-    helpers = min(helpers_for(view), len(parts) - 1)
+    size = helpers_for(view)
+    helpers = min(size, len(parts) - 1)
     if helpers <= 0:
         return [part(view) for part in parts]
     queue = deque(enumerate(parts))
@@ -88,7 +90,7 @@ def build_concurrently(view: View, parts: Sequence[Part]) -> list[Any]:
         finally:
             _HELPER.active = False
 
-    pool = _pool(helpers)
+    pool = _pool(size)
     started: list[Future[None]] = [pool.submit(helper) for _ in range(helpers)]
     drain(view)
     for future in started:
