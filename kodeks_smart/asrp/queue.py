@@ -14,26 +14,58 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
-from sqlalchemy import CursorResult, and_, or_, select, update
+from sqlalchemy import CursorResult, Update, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from kodeks_smart.store.asrp_models import AsrpForward, AsrpForwarder
 from kodeks_smart.store.db import Database
-from kodeks_smart.store.ingest_models import SysinfoReportRow, Upload
+from kodeks_smart.store.ingest_models import SysinfoReportRow
 from kodeks_smart.store.scope import Tenant
 
 LEASE = timedelta(minutes=10)
 
 
-def enqueue_upload(session: Session, upload: Upload) -> int:
-    """Queue a processed sysinfo upload for every enabled forwarder of its dealer; returns rows added."""
+class ProcessedUpload(Protocol):
+    """What forwarding needs of a processed upload (an `Upload` or the consumer's `UploadInfo`)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def dealer_id(self) -> int: ...
+
+    @property
+    def cabinet_id(self) -> int | None: ...
+
+    @property
+    def client_id(self) -> int | None: ...
+
+    @property
+    def client_name(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+
+def enqueue_upload(session: Session, upload: ProcessedUpload, before: Update | None = None) -> int:
+    """Queue a processed sysinfo upload for every enabled forwarder of its dealer; returns rows added.
+
+    ``before``: a data-modifying statement of the caller (the upload's status update) carried out first —
+    on PostgreSQL as a WITH part of the forwarders' query, which saves the ingest transaction a round trip.
+    """
     if upload.kind != "sysinfo" or upload.cabinet_id is None:
+        if before is not None:
+            session.execute(before)
         return 0
-    forwarders = session.scalars(
-        select(AsrpForwarder.id).where(AsrpForwarder.dealer_id == upload.dealer_id, AsrpForwarder.enabled)
-    ).all()
+    query = select(AsrpForwarder.id).where(AsrpForwarder.dealer_id == upload.dealer_id, AsrpForwarder.enabled)
+    if before is not None:
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.add_cte(before.cte("before_forwarders"))
+        else:
+            session.execute(before)
+    forwarders = session.scalars(query).all()
     if not forwarders:
         return 0
     present = set(

@@ -20,7 +20,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -56,6 +58,7 @@ class UploadInfo:
     dealer_id: int
     cabinet_id: int | None
     client_id: int | None
+    client_name: str
     kind: str
     fmt: str
     raw_path: str | None
@@ -98,19 +101,36 @@ def _load(ctx: IngestContext, claim: queue.Claim) -> Loaded:
 
 def load(s: Session, claim: queue.Claim) -> Loaded:
     """The upload and, for a sysinfo report, what earlier reports of its client already stored."""
-    upload = s.get(Upload, claim.upload_id)
-    if upload is None:
+    # Columns, not the ORM object: loading an `Upload` (identity map, all its columns, change tracking)
+    # cost more than the query on every report.
+    u = Upload
+    row = s.execute(
+        select(
+            u.id,
+            u.dealer_id,
+            u.cabinet_id,
+            u.client_id,
+            u.client_name,
+            u.kind,
+            u.fmt,
+            u.raw_path,
+            u.received_at,
+            u.processed_count,
+        ).where(u.id == claim.upload_id)
+    ).first()
+    if row is None:
         return None, None
     info = UploadInfo(
-        upload.id,
-        upload.dealer_id,
-        upload.cabinet_id,
-        upload.client_id,
-        upload.kind,
-        upload.fmt,
-        upload.raw_path,
-        upload.received_at,
-        upload.processed_count or 0,
+        row.id,
+        row.dealer_id,
+        row.cabinet_id,
+        row.client_id,
+        row.client_name,
+        row.kind,
+        row.fmt,
+        row.raw_path,
+        row.received_at,
+        row.processed_count or 0,
     )
     skip = None
     if info.kind == "sysinfo" and claim.reason != "reprocess" and info.client_id is not None:
@@ -181,18 +201,24 @@ def process_claim(ctx: IngestContext, claim: queue.Claim, loaded: Loaded | None 
                     operup_latest.note_cleared(s, info.id)
                 clear_derived(s, info.id, info.kind)
             written = _write(s, info, parsed, rebuild)
-            upload = s.get(Upload, info.id)
-            assert upload is not None
-            upload.status = "done"
-            upload.error = None
-            upload.error_code = None
-            upload.warnings = (warnings + written.warnings)[:50]
-            upload.stats = written.stats
-            upload.report_time = written.report_time
-            upload.installation_id = written.stats.get("installation_id")
-            _mark_processed(upload)
-            # ASRP forwarding: queued with the stored report, at most once per upload and forwarder.
-            asrp_queue.enqueue_upload(s, upload)
+            done = (
+                update(Upload)
+                .where(Upload.id == info.id)
+                .values(
+                    status="done",
+                    error=None,
+                    error_code=None,
+                    warnings=(warnings + written.warnings)[:50],
+                    stats=written.stats,
+                    report_time=written.report_time,
+                    installation_id=written.stats.get("installation_id"),
+                    **_processed_values(),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            # ASRP forwarding: queued with the stored report, at most once per upload and forwarder (the
+            # status update goes in the same round trip as the forwarders' query).
+            asrp_queue.enqueue_upload(s, info, before=done)
         return "done"
     except _ClaimLost:
         return "lost"
@@ -240,6 +266,15 @@ def _write(s: Session, info: UploadInfo, parsed: Parsed, rebuild: bool) -> Writt
     written.stats["installation_id"] = target.installation_id
     del installation  # kept until here on purpose (see `_target`)
     return written
+
+
+def _processed_values() -> dict[str, Any]:
+    """The columns every processing outcome sets (as UPDATE values)."""
+    return {
+        "processed_at": utcnow(),
+        "processed_count": func.coalesce(Upload.processed_count, 0) + 1,
+        "parser_version": PARSER_VERSION,
+    }
 
 
 def _mark_processed(upload: Upload) -> None:
