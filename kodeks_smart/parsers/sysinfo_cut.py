@@ -24,15 +24,15 @@ What is cut, per event block with skip windows (`Block.time_field`, an attribute
    so every record removed is one the walker would itself have skipped as already stored; records out of
    order, another attribute order or any other markup leave the block uncut (only slower, never wrong).
 
-Documents that are not in an ASCII-compatible encoding, or that have a CDATA section before a range to
-cut (a CDATA section could hold text that looks like a container; a CDATA section inside a range is
-markup that step 3 refuses), are not cut at all. Records that nest (a record element inside a record) leave
-their block uncut as well: the walk counts the inner ones as unknown elements. The caller parses the cut
-document and falls back to the whole one when the result is not what a cut can give: a syntax error (a
-range that was not at the container's depth, e.g. nested same-name records) or a container not seen at its
-mapped path. What is lost by cutting: a syntax error *inside* the removed records (a broken attribute,
-an undefined entity) is not noticed, because those bytes are never parsed; the records were stored by an
-earlier report, so nothing they hold is lost.
+Documents that are not in an ASCII-compatible encoding, or that have a CDATA section before a range to cut (a
+CDATA section could hold text that looks like a container; a CDATA section inside a range is markup that step
+3 refuses, so only the bytes outside the ranges are searched for one), are not cut at all. Records that nest
+(a record element inside a record) leave their block uncut as well: the walk counts the inner ones as unknown
+elements. The caller parses the cut document and falls back to the whole one when the result is not what a cut
+can give: a syntax error (a range that was not at the container's depth, e.g. nested same-name records) or a
+container not seen at its mapped path. What is lost by cutting: a syntax error *inside* the removed records (a
+broken attribute, an undefined entity) is not noticed, because those bytes are never parsed; the records were
+stored by an earlier report, so nothing they hold is lost.
 """
 
 from __future__ import annotations
@@ -263,9 +263,14 @@ def cut_known(data: bytes, skip: Mapping[str, Sequence[tuple[bytes, bytes]]]) ->
         return None
     ranges.sort()
     # A CDATA section before a cut could hold the container's tag as text: cutting there would change
-    # the text of whatever holds that section. One scan, up to the last cut.
-    if data.find(b"<![CDATA[", 0, ranges[-1][0]) >= 0:
-        return None
+    # the text of whatever holds that section. Only the bytes between the cuts need looking at: a range
+    # holds record tags and nothing else (a CDATA start is other markup, which ends a range before it) —
+    # a tenth of the document instead of all of it up to the last cut.
+    pos = 0
+    for start, end in ranges:
+        if data.find(b"<![CDATA[", pos, start) >= 0:
+            return None
+        pos = max(pos, end)
     parts: list[bytes] = []
     pos = 0
     for start, end in ranges:

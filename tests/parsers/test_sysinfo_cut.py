@@ -280,6 +280,27 @@ def test_a_cdata_section_holding_a_container_stops_the_prefilter() -> None:
     assert report.protection.message.startswith('<searches count="2">' + record.decode() * 2)
 
 
+def test_a_cdata_section_between_two_cuts_stops_the_prefilter_and_one_after_the_last_does_not() -> None:
+    """Only the bytes outside the cut ranges are searched for a CDATA start (a range holds record tags
+    alone): one in the gap between the usage and the searches ranges must still stop every cut, one after
+    the last range must not."""
+    data = _report(seed=5)
+    times = _times(data)
+    skip = {block: [(times[0], times[-1])] for block in EVENT_BLOCKS}
+    every = {block: [(b"0000", b"9999")] for block in EVENT_BLOCKS}
+    plain = sysinfo_cut.cut_known(data, every)
+    assert plain is not None and {"usage", "searches"} <= set(plain.removed)
+    section = b"<note><![CDATA[ a < b ]]></note>"
+    assert data.index(b"</usage>") < data.index(b"<searches")
+    between = data.replace(b"<searches", section + b"<searches", 1)
+    assert sysinfo_cut.cut_known(between, every) is None
+    _assert_same(between, skip)
+    after = data.replace(b"</searches>", b"</searches>" + section, 1)
+    cut = sysinfo_cut.cut_known(after, every)
+    assert cut is not None and cut.removed == plain.removed
+    _assert_same(after, skip)
+
+
 def test_encodings_that_are_not_ascii_compatible_are_not_cut() -> None:
     data = _report(seed=4)
     times = _times(data)
