@@ -55,16 +55,15 @@ def enqueue_upload(session: Session, upload: ProcessedUpload, before: Update | N
     ``before``: a data-modifying statement of the caller (the upload's status update) carried out first —
     on PostgreSQL as a WITH part of the forwarders' query, which saves the ingest transaction a round trip.
     """
-    if upload.kind != "sysinfo" or upload.cabinet_id is None:
-        if before is not None:
-            session.execute(before)
-        return 0
+    forwarded = upload.kind == "sysinfo" and upload.cabinet_id is not None
     query = select(AsrpForwarder.id).where(AsrpForwarder.dealer_id == upload.dealer_id, AsrpForwarder.enabled)
     if before is not None:
-        if session.get_bind().dialect.name == "postgresql":
+        if forwarded and session.get_bind().dialect.name == "postgresql":
             query = query.add_cte(before.cte("before_forwarders"))
         else:
             session.execute(before)
+    if not forwarded:
+        return 0
     forwarders = session.scalars(query).all()
     if not forwarders:
         return 0

@@ -212,7 +212,7 @@ def process_claim(ctx: IngestContext, claim: queue.Claim, loaded: Loaded | None 
                     stats=written.stats,
                     report_time=written.report_time,
                     installation_id=written.stats.get("installation_id"),
-                    **_processed_values(),
+                    **_processed_values(func.coalesce(Upload.processed_count, 0) + 1),
                 )
                 .execution_options(synchronize_session=False)
             )
@@ -268,19 +268,10 @@ def _write(s: Session, info: UploadInfo, parsed: Parsed, rebuild: bool) -> Writt
     return written
 
 
-def _processed_values() -> dict[str, Any]:
-    """The columns every processing outcome sets (as UPDATE values)."""
-    return {
-        "processed_at": utcnow(),
-        "processed_count": func.coalesce(Upload.processed_count, 0) + 1,
-        "parser_version": PARSER_VERSION,
-    }
-
-
-def _mark_processed(upload: Upload) -> None:
-    upload.processed_at = utcnow()
-    upload.processed_count = (upload.processed_count or 0) + 1
-    upload.parser_version = PARSER_VERSION
+def _processed_values(count: Any) -> dict[str, Any]:
+    """The columns every processing outcome sets; ``count``: the new ``processed_count`` (a number, or an
+    SQL expression for an UPDATE)."""
+    return {"processed_at": utcnow(), "processed_count": count, "parser_version": PARSER_VERSION}
 
 
 def _finalize_failed(ctx: IngestContext, claim: queue.Claim, error: ParseError) -> str:
@@ -297,7 +288,8 @@ def _finalize_failed(ctx: IngestContext, claim: queue.Claim, error: ParseError) 
         upload.error = f"{error.message} ({error.message_en})"
         upload.stats = {}
         upload.warnings = []
-        _mark_processed(upload)
+        for column, value in _processed_values((upload.processed_count or 0) + 1).items():
+            setattr(upload, column, value)
     log.info("upload %s failed: %s", claim.upload_id, error.code)
     return "failed"
 
