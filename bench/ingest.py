@@ -12,7 +12,12 @@ throughput is per core):
    once more paced at 80 % of that throughput (latency at that rate). This is the normal stream: each
    hourly report repeats 30 days of events that are already stored;
 4. status files of about 16 KB (sysmon metrics), the same two ways;
-5. peak RSS growth while parsing a 20 MB XML report (1,000 users, 30 days) in a fresh process.
+5. one more steady round queued through an API-only server and drained by one `--role worker` process
+   (the processing rate of one consumer, without HTTP in its process);
+6. --target-rounds more steady rounds sent at --target-rate (20/s, the issue's target) to an API-only
+   server with one `--role worker` process draining: the latency at the target rate with one core of
+   processing;
+7. peak RSS growth while parsing a 20 MB XML report (1,000 users, 30 days) in a fresh process.
 
 Before that, unless ``--cpu-clients 0``: the processing CPU per report measured in this process (no HTTP
 server, `drain` of the queue; ``time.process_time`` plus, on PostgreSQL, the CPU of the server backends
@@ -320,6 +325,31 @@ def processing_only(home: Path, url: str, token: str, files: list[tuple[str, byt
     return run
 
 
+def at_target_rate(home: Path, url: str, token: str, files: list[tuple[str, bytes]], rate: float) -> Run:
+    """Upload ``files`` at ``rate`` per second to an API-only server while one worker process (one core of
+    processing, the deployment of docs/deployment.md) drains the queue: the 200-to-queryable latency at the
+    issue's target rate. The worker is not woken by the API process's uploads; it finds them when it polls
+    (at once while there is work, after at most a second when idle), and that wait is in the latency."""
+    worker, _ = start_server(home, url, role="worker")
+    try:
+        api, base = start_server(home, url, role="api")
+        try:
+            return measure(
+                url,
+                base,
+                token,
+                f"sysinfo zip, steady, paced {rate:g}/s: api + one worker process",
+                files,
+                rate,
+            )
+        finally:
+            api.terminate()
+            api.wait(timeout=60)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+
+
 def _backend_cpu(db: Database) -> float:
     """CPU seconds used so far by the PostgreSQL backends serving ``db`` (the server runs on this machine;
     read from /proc). 0 on SQLite, whose work is done in this process and counted by process_time."""
@@ -436,6 +466,18 @@ def main() -> None:
         type=Path,
         help="write a cProfile of the steady drains of the CPU measurement to this file",
     )
+    parser.add_argument(
+        "--target-rate",
+        type=float,
+        default=20.0,
+        help="steady reports per second of the api + one worker run (the issue's target; 0: skip that run)",
+    )
+    parser.add_argument(
+        "--target-rounds",
+        type=int,
+        default=3,
+        help="steady rounds (of --clients reports) sent at --target-rate",
+    )
     parser.add_argument("--json", action="store_true", help="print results as JSON too")
     args = parser.parse_args()
 
@@ -460,8 +502,9 @@ def main() -> None:
     if args.cpu_only:
         return
     clients = [f"client{i:03d}" for i in range(args.clients)]
-    print(f"generating {4 * len(clients)} sysinfo reports (100 users, 30 days)…", file=sys.stderr)
-    rounds = [[(f"{c}.zip", sysinfo_zip(c, hour)) for c in clients] for hour in range(4)]
+    hours = 4 + (args.target_rounds if args.target_rate > 0 else 0)
+    print(f"generating {hours * len(clients)} sysinfo reports (100 users, 30 days)…", file=sys.stderr)
+    rounds = [[(f"{c}.zip", sysinfo_zip(c, hour)) for c in clients] for hour in range(hours)]
     status = [
         [
             (f"{clients[i % len(clients)]}.status", status_file(clients[0], r * 10_000 + i))
@@ -510,6 +553,9 @@ def main() -> None:
                 process.terminate()
                 process.wait(timeout=60)
             results.append(processing_only(home, url, token, rounds[3]))
+            if args.target_rate > 0:
+                target = [item for r in rounds[4:] for item in r]
+                results.append(at_target_rate(home, url, token, target, args.target_rate))
             if not args.skip_rss:
                 xml = home / "big.xml"
                 xml.write_bytes(generate_xml(SysinfoProfile("bigclient", users=1000, days=30)))

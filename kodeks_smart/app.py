@@ -14,6 +14,8 @@ from fastapi.staticfiles import StaticFiles
 from kodeks_smart import jobs
 from kodeks_smart.cluster import Membership
 from kodeks_smart.ingest import routes as ingest_routes
+from kodeks_smart.ingest.consumer import wakeup_for
+from kodeks_smart.ingest.listen import QueueListener
 from kodeks_smart.notify import worker as notify_worker
 from kodeks_smart.probes.runner import ProbeRunner
 from kodeks_smart.runtime import Services
@@ -54,8 +56,17 @@ def create_app(services: Services, role: Role = "all") -> FastAPI:
         else None
     )
 
+    # Other processes' uploads wake this one's queue consumer at once (PostgreSQL; SQLite is one process).
+    listener = (
+        QueueListener(services.db, wakeup_for(services.db))
+        if scheduler is not None and not services.db.is_sqlite
+        else None
+    )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if listener is not None:
+            await listener.start()
         if scheduler is not None:
             await scheduler.start()
         if probe_runner is not None:
@@ -69,11 +80,14 @@ def create_app(services: Services, role: Role = "all") -> FastAPI:
                 # The delivery loop would otherwise wait out its run before the scheduler can stop.
                 notify_worker.stop(services)
                 await scheduler.stop(grace=services.settings.shutdown_timeout)
+            if listener is not None:
+                await listener.stop()
             await asyncio.to_thread(services.db.engine.dispose)
 
     app = FastAPI(title="SMART", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.services = services
     app.state.scheduler = scheduler
+    app.state.queue_listener = listener
     app.state.role = role
     app.add_middleware(RequestContextMiddleware, registry=services.registry)
     errors.install(app)

@@ -9,6 +9,8 @@
    anything else means another consumer took the row over and the transaction is rolled back.
 4. `release` puts a row back with a delay after a transient failure; `release_dead_claims` frees rows of
    processes on this host that no longer exist, so a restart after SIGKILL does not wait for the lease.
+5. On PostgreSQL the transaction that queues uploads also calls `notify_queued`, which wakes the consumers
+   of the other processes at its commit (`kodeks_smart.ingest.listen`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from kodeks_smart.store.db import Database
@@ -57,6 +59,17 @@ def enqueue(session: Session, upload_id: int, dealer_id: int, reason: str = "upl
     session.add(IngestTask(upload_id=upload_id, dealer_id=dealer_id, reason=reason, state="pending"))
     session.flush()
     return True
+
+
+#: PostgreSQL notification channel of queued uploads (see `kodeks_smart.ingest.listen`).
+CHANNEL = "smart_ingest"
+
+
+def notify_queued(session: Session) -> None:
+    """Wake the consumers of other processes when ``session`` commits: uploads were queued in it.
+    PostgreSQL only (LISTEN / NOTIFY, delivered at commit); SQLite serves one process."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:

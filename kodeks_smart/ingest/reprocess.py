@@ -59,10 +59,14 @@ def enqueue_reprocess(
             if client_name is not None:
                 stmt = stmt.where(Upload.client_name == client_name)
             uploads = list(s.scalars(stmt))
+            batch_queued = 0
             for upload in uploads:
                 if queue.enqueue(s, upload.id, upload.dealer_id, "reprocess"):
                     upload.status = "queued"
-                    queued += 1
+                    batch_queued += 1
+            if batch_queued:
+                queue.notify_queued(s)
+            queued += batch_queued
         if len(uploads) < BATCH:
             return queued
         last_id = uploads[-1].id

@@ -165,6 +165,7 @@ def _record(
     s.flush()
     if client is not None:
         queue.enqueue(s, upload.id, dealer.id, "upload")
+        queue.notify_queued(s)
     return Accepted(upload.id, upload.status, False, name.filename)
 
 
@@ -237,6 +238,8 @@ def release_quarantine(db: Database, dealer_id: int | None = None) -> list[int]:
             upload.status = "queued"
             queue.enqueue(s, upload.id, upload.dealer_id, "quarantine")
             released.append(upload.id)
+        if released:
+            queue.notify_queued(s)
     return released
 
 
