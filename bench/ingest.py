@@ -328,8 +328,9 @@ def processing_only(home: Path, url: str, token: str, files: list[tuple[str, byt
 def at_target_rate(home: Path, url: str, token: str, files: list[tuple[str, bytes]], rate: float) -> Run:
     """Upload ``files`` at ``rate`` per second to an API-only server while one worker process (one core of
     processing, the deployment of docs/deployment.md) drains the queue: the 200-to-queryable latency at the
-    issue's target rate. The worker is not woken by the API process's uploads; it finds them when it polls
-    (at once while there is work, after at most a second when idle), and that wait is in the latency."""
+    issue's target rate. On PostgreSQL the API process's uploads wake the worker (LISTEN / NOTIFY); on SQLite
+    it finds them when it polls (at once while there is work, after at most a second when idle), and that
+    wait is in the latency."""
     worker, _ = start_server(home, url, role="worker")
     try:
         api, base = start_server(home, url, role="api")
