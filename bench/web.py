@@ -12,7 +12,8 @@
    the installations (disk metrics need an individual setup on the client's server);
 2. logs in as a cabinet user and requests every registered dashboard in-process through the ASGI app
    (TestClient: routing, dependencies, queries, template), once to warm up and then `--requests` times
-   per time range, and prints p50 / p99 / max of the wall time per request (and the minimum: on a machine
+   per time range, then the cabinet's other pages the same way (`PAGES`: alerts, upload log, ASRP log,
+   the prolongation reports), and prints p50 / p99 / max of the wall time per request (and the minimum: on a machine
    shared with other load it is the steadiest figure to compare two versions by).
 With a PostgreSQL URL a throwaway database is created on that server and dropped at the end.
 Numbers are measured, never assumed; run it on an otherwise idle machine.
@@ -601,6 +602,18 @@ PROPOSED_INDEXES = {
 }
 
 
+#: The cabinet's other pages, measured after the dashboards of the registry (no time range): the firing
+#: alerts, the upload log, the ASRP forwarding log (first page of each) and the two prolongation reports
+#: (the first client, the current year).
+PAGES = {
+    "alerts": "alerts",
+    "uploads": "uploads",
+    "asrp": "asrp",
+    "prolongation": "d/prolongation",
+    "prolongation-online": "d/prolongation-online",
+}
+
+
 def login(client: TestClient) -> None:
     form = client.get("/login", headers={"accept": "text/html"})
     token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
@@ -846,6 +859,15 @@ def run(url: str, args: argparse.Namespace, tmp: Path, reuse: bool = False) -> i
                     f"{slug:<22} {preset:<8} {pct(times, 0.5):8.0f} {pct(times, 0.99):8.0f} {max(times):8.0f}"
                     f" {pct(cpu, 0.5) if cpu else 0:8.0f} {min(times):8.0f}"
                 )
+        for name, page in PAGES.items():
+            if args.only and name not in args.only.split(","):
+                continue
+            times, cpu = measure(client, f"/c/{cabinet_id}/{page}", args.requests, db)
+            worst = max(worst, pct(times, 0.5))
+            print(
+                f"{name:<22} {'—':<8} {pct(times, 0.5):8.0f} {pct(times, 0.99):8.0f} {max(times):8.0f}"
+                f" {pct(cpu, 0.5) if cpu else 0:8.0f} {min(times):8.0f}"
+            )
         if args.profile:
             slug = args.profile.split("?")[0]
             profile(client, f"/c/{cabinet_id}/d/{args.profile}", slug)

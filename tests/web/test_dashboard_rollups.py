@@ -182,20 +182,26 @@ def test_newest_reports_and_sessions_are_found_however_old_within_the_range(
     web: TestClient, db: Database, tenants: Tenants, box: SecretBox
 ) -> None:
     """alpha reported 2 hours and 10 days ago, delta only 10 days ago (outside the first look-up's days):
-    both show their newest report, as the plain query over the whole range would."""
+    both show their newest report, as the plain query over the whole range would — as objects
+    («Контроль версий») and as rows of a few fields («Для менеджеров»: seats and regnum)."""
     now = utcnow()
     _second_site(db, box, tenants)
     with db.write() as s:
-        for short, age, login_, version in (
-            ("alpha_client", timedelta(days=10), "alpha_old", "1.0"),
-            ("alpha_client", timedelta(hours=2), "alpha_new", "2.0"),
-            ("delta_client", timedelta(days=10), "delta_old", "3.0"),
+        for short, age, login_, version, seats in (
+            ("alpha_client", timedelta(days=10), "alpha_old", "1.0", 4),
+            ("alpha_client", timedelta(hours=2), "alpha_new", "2.0", 5),
+            ("delta_client", timedelta(days=10), "delta_old", "3.0", 7),
         ):
             site = site_of(s, tenants.cabinet_a, short)  # a new upload row for each report
             at = now - age
             s.add(
                 SysinfoReportRow(
-                    **site.fact(), created_at=at, utc_offset_minutes=180, seats=5, module_version=version
+                    **site.fact(),
+                    created_at=at,
+                    utc_offset_minutes=180,
+                    seats=seats,
+                    regnum=f"R-{version}",
+                    module_version=version,
                 )
             )
             s.add(SysinfoSession(**site.fact(), report_at=at, login=login_, domain="corp"))
@@ -209,6 +215,9 @@ def test_newest_reports_and_sessions_are_found_however_old_within_the_range(
         assert modules == [("alpha_client", "2.0"), ("delta_client", "3.0")], query
     page = open_dashboard(web, tenants.cabinet_a, "versions", "range=7d")
     assert sorted((r[0], r[2]) for r in table_rows(page, "stats")) == [("alpha_client", "2.0")]
+    page = open_dashboard(web, tenants.cabinet_a, "managers", "range=30d")
+    clients = sorted((r[0], r[4], r[5]) for r in table_rows(page, "clients"))
+    assert clients == [("alpha_client", "5", "R-2.0"), ("delta_client", "7", "R-3.0")]
 
 
 def test_rolling_availability_on_microseconds_equals_the_plain_overlap_exactly() -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Row,
     String,
     case,
     cast,
@@ -60,12 +61,13 @@ from kodeks_smart.web.dashboards.framework import (
     ids_in,
     points_by,
 )
+from kodeks_smart.web.dashboards.newest import newest_report_values
 from kodeks_smart.web.dashboards.usage import (
+    REPORT_LOOKBACK,
     UNDEFINED_DOMAIN,
     TopChart,
     domain_clause,
     domain_filter,
-    latest_reports,
     login_clause,
     month_sums_and_last,
     month_to_date,
@@ -81,6 +83,8 @@ from kodeks_smart.web.dashboards.usage import (
 from kodeks_smart.web.tables import Column
 
 NO_SEATS_CODE, NO_SEATS_ALT, NO_SEATS_REASON = 2008, 4106, "no-seats"
+#: What the page reads of each installation's newest report (`newest_report_values`: rows, not objects).
+REPORT_FIELDS = (SysinfoReportRow.seats, SysinfoReportRow.regnum, SysinfoReportRow.upload_id)
 ACTIVITY_FIELDS = ("db_requests", "docs", "free_docs", "saved", "printed", "kassist", "services")
 
 
@@ -505,7 +509,7 @@ def _usage_charts(
     targets: Targets,
     where: UserWhere,
     rollups: bool,
-    reports: dict[int, SysinfoReportRow],
+    reports: dict[int, Row[Any]],
     firsts: dict[int, list[float]],
 ) -> list[Chart]:
     """«Активность пользователей в текущем месяце» (month-to-date activity per installation) and «Процент
@@ -680,7 +684,7 @@ def _refusals(view: View, targets: Targets, where: UserWhere) -> tuple[Chart, li
 
 
 def _client_rows(
-    view: View, targets: Targets, where: UserWhere, reports: dict[int, SysinfoReportRow]
+    view: View, targets: Targets, where: UserWhere, reports: dict[int, Row[Any]]
 ) -> list[dict[str, Any]]:
     """«Параметры клиентов»: expiry, involvement and activity of the month so far, seats, regnum."""
     u = SysinfoUser
@@ -909,7 +913,7 @@ def managers(view: View) -> list[Panel]:
         # do); then month-to-date activity and involvement per installation, from the hourly usage (its
         # rollups without user filters). Involvement over time: distinct users with DB requests since the
         # month start, × 100 / seats, at each activity point.
-        reports = latest_reports(v, targets)
+        reports = newest_report_values(v, targets, REPORT_LOOKBACK, *REPORT_FIELDS)
         client_rows = _client_rows(v, targets, users_where, reports)
         firsts = _first_requests(v, targets, users_where, rollups)
         return client_rows, _usage_charts(v, targets, users_where, rollups, reports, firsts)

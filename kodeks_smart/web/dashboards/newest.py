@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import ColumnElement, Row, Select, and_, func, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from kodeks_smart.store.ingest_models import SysinfoReportRow
 from kodeks_smart.web.dashboards.framework import Targets, View, ids_in
@@ -59,15 +60,43 @@ def in_two_steps(
 
 
 def newest_reports(view: View, targets: Targets, lookback: timedelta) -> dict[int, SysinfoReportRow]:
-    """The newest report of each chosen installation in ``[min(start, end − lookback), end)``: the same
-    rows as `kodeks_smart.web.dashboards.usage.latest_reports` (called with its ``REPORT_LOOKBACK``),
-    found in two steps."""
+    """The newest report of each chosen installation in ``[min(start, end − lookback), end)`` (pages pass
+    `usage.REPORT_LOOKBACK`), found in two steps: the same rows as the plain ``max(created_at)`` per
+    installation over that window."""
+    return _newest(view, targets, lookback, lambda r, q: list(view.db.scalars(q(select(r)))))
+
+
+def newest_report_values(
+    view: View, targets: Targets, lookback: timedelta, *columns: InstrumentedAttribute[Any]
+) -> dict[int, Row[Any]]:
+    """`newest_reports` as rows of ``columns`` (with ``client_id`` and ``installation_id``), for a page that
+    needs a few of a report's fields: 1,000 report objects with their JSON and time columns decoded cost
+    a 13-month «Для менеджеров» about 10–20 ms more than their rows."""
+    return _newest(
+        view,
+        targets,
+        lookback,
+        lambda r, q: list(view.db.execute(q(select(r.client_id, r.installation_id, *columns)))),
+    )
+
+
+R = TypeVar("R", SysinfoReportRow, Row[Any])
+
+
+def _newest(
+    view: View,
+    targets: Targets,
+    lookback: timedelta,
+    fetch: Callable[[type[SysinfoReportRow], Callable[[Select[Any]], Select[Any]]], list[R]],
+) -> dict[int, R]:
+    """The two-step look-up of `newest_reports`; ``fetch(model, narrowed)`` runs ``narrowed(select …)``,
+    the caller's select joined to the newest report of each installation in a window."""
     r = SysinfoReportRow
     end = view.time.end
     since = min(view.time.start, end - lookback)
     chosen_ids = {t.id for t in targets.chosen}
 
-    def query(a: datetime, b: datetime, clients: list[int]) -> list[SysinfoReportRow]:
+    def query(a: datetime, b: datetime, clients: list[int]) -> list[R]:
         narrow: ColumnElement[bool] = ids_in(r.client_id, clients)
         if targets.filtered:
             narrow = narrow & ids_in(r.installation_id, sorted(chosen_ids))
@@ -78,24 +107,23 @@ def newest_reports(view: View, targets: Targets, lookback: timedelta) -> dict[in
             .group_by(r.client_id, r.installation_id)
             .subquery()
         )
+
         # The outer rows are narrowed to the same window, which the join implies: without it
         # PostgreSQL, expecting one joined row, read every report of the cabinet (0.2 s) instead of
         # the window's few through the (client_id, created_at) index.
-        stmt: Select[SysinfoReportRow] = (
-            select(r)
-            .join(
+        def narrowed(stmt: Select[Any]) -> Select[Any]:
+            return stmt.join(
                 newest,
                 and_(
                     newest.c.client_id == r.client_id,
                     newest.c.at == r.created_at,
                     newest.c.installation_id == r.installation_id,
                 ),
-            )
-            .where(*window)
-        )
-        return list(view.db.scalars(stmt))
+            ).where(*window)
 
-    def still_missing(first: list[SysinfoReportRow]) -> set[int]:
+        return fetch(r, narrowed)
+
+    def still_missing(first: list[R]) -> set[int]:
         found = {row.installation_id for row in first}
         return {t.client_id for t in targets.chosen if t.id not in found}
 

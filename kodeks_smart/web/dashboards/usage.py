@@ -63,7 +63,6 @@ from kodeks_smart.web.dashboards.framework import (
     ids_in,
     points_by,
 )
-from kodeks_smart.web.dashboards.newest import newest_reports
 
 UNDEFINED_DOMAIN = "НеОпределён"
 #: Per-hour counters of sysinfo_usage and their Russian names.
@@ -690,14 +689,9 @@ def used_and_seats(
     return used, reg
 
 
-#: How far before the range `latest_reports` looks for an installation's newest report.
+#: How far before the range a page looks for an installation's newest report (`newest.newest_reports`):
+#: an installation silent for longer has no current parameters.
 REPORT_LOOKBACK = timedelta(days=45)
-
-
-def latest_reports(view: View, targets: Targets) -> dict[int, SysinfoReportRow]:
-    """The newest report of each installation up to the end of the range (at most `REPORT_LOOKBACK`
-    before its start: an installation silent for longer has no current parameters)."""
-    return newest_reports(view, targets, REPORT_LOOKBACK)
 
 
 def top_user_series(
