@@ -16,6 +16,7 @@ from kodeks_smart.cluster import Membership
 from kodeks_smart.ingest import routes as ingest_routes
 from kodeks_smart.ingest.consumer import wakeup_for
 from kodeks_smart.ingest.listen import QueueListener
+from kodeks_smart.ingest.telemetry import metrics_for
 from kodeks_smart.notify import worker as notify_worker
 from kodeks_smart.probes.runner import ProbeRunner
 from kodeks_smart.runtime import Services
@@ -58,7 +59,9 @@ def create_app(services: Services, role: Role = "all") -> FastAPI:
 
     # Other processes' uploads wake this one's queue consumer at once (PostgreSQL; SQLite is one process).
     listener = (
-        QueueListener(services.db, wakeup_for(services.db))
+        QueueListener(
+            services.db, wakeup_for(services.db), metrics_for(services.registry, services.db).listening
+        )
         if scheduler is not None and not services.db.is_sqlite
         else None
     )

@@ -16,10 +16,12 @@ import logging
 import threading
 import time
 import weakref
+from collections.abc import Callable
 
 from kodeks_smart.ingest import queue
 from kodeks_smart.ingest.context import IngestContext
 from kodeks_smart.ingest.process import claim_and_load, process_claim
+from kodeks_smart.ingest.telemetry import IngestMetrics
 from kodeks_smart.lib.aio import set_event_threadsafe
 from kodeks_smart.store.db import Database
 
@@ -85,14 +87,23 @@ def wakeup_for(db: Database) -> Wakeup:
         return wakeup
 
 
-def process_available(ctx: IngestContext, owner: str, max_items: int = 100) -> int:
-    """Claim and process queued uploads until none is available or ``max_items`` are done."""
+def process_available(
+    ctx: IngestContext,
+    owner: str,
+    max_items: int = 100,
+    observe: Callable[[str, float], None] | None = None,
+) -> int:
+    """Claim and process queued uploads until none is available or ``max_items`` are done. ``observe``
+    gets each one's outcome and seconds from its claim to its end (the process's metrics)."""
     done = 0
     while done < max_items:
+        started = time.perf_counter()
         claimed = claim_and_load(ctx, owner)
         if claimed is None:
             break
-        process_claim(ctx, *claimed)
+        outcome = process_claim(ctx, *claimed)
+        if observe is not None:
+            observe(outcome, time.perf_counter() - started)
         done += 1
     return done
 
@@ -111,8 +122,9 @@ def drain(ctx: IngestContext, owner: str | None = None) -> int:
 class Consumer:
     """State of one process's consumer job."""
 
-    def __init__(self, ctx: IngestContext) -> None:
+    def __init__(self, ctx: IngestContext, metrics: IngestMetrics | None = None) -> None:
         self.ctx = ctx
+        self.observe = metrics.observe if metrics is not None else None
         self.owner = queue.consumer_identity()
         self.wakeup = wakeup_for(ctx.db)
         self._last_dead_check = float("-inf")
@@ -124,7 +136,7 @@ class Consumer:
             await asyncio.to_thread(queue.release_dead_claims, self.ctx.db)
         while True:
             self.wakeup.clear()
-            processed = await asyncio.to_thread(process_available, self.ctx, self.owner, 20)
+            processed = await asyncio.to_thread(process_available, self.ctx, self.owner, 20, self.observe)
             remaining = end - time.monotonic()
             if remaining <= 0:
                 return

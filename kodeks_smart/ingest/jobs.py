@@ -8,13 +8,14 @@ from kodeks_smart.ingest.consumer import Consumer, wakeup_for
 from kodeks_smart.ingest.context import IngestContext
 from kodeks_smart.ingest.retention import run_retention
 from kodeks_smart.ingest.service import release_quarantine
+from kodeks_smart.ingest.telemetry import metrics_for
 from kodeks_smart.runtime import Services
 from kodeks_smart.scheduler import Job
 
 
 def ingest_jobs(services: Services) -> list[Job]:
     ctx = IngestContext.from_services(services)
-    consumer = Consumer(ctx)
+    consumer = Consumer(ctx, metrics_for(services.registry, services.db))
 
     async def ingest_queue() -> None:
         """Process queued uploads; woken at once by an upload in this process."""

@@ -17,6 +17,8 @@ import contextlib
 import logging
 from typing import Any
 
+from prometheus_client import Gauge
+
 from kodeks_smart.ingest.consumer import Wakeup
 from kodeks_smart.ingest.queue import CHANNEL
 from kodeks_smart.store.db import Database
@@ -35,12 +37,14 @@ class QueueListener:
     after every (re)connection it wakes the consumer once, for whatever was queued while nobody listened.
     """
 
-    def __init__(self, db: Database, wakeup: Wakeup) -> None:
+    def __init__(self, db: Database, wakeup: Wakeup, listening: Gauge | None = None) -> None:
         if db.is_sqlite:
             raise ValueError("LISTEN/NOTIFY needs PostgreSQL")
         self.db = db
         self.wakeup = wakeup
         self.connected = asyncio.Event()
+        #: 1 while listening, else 0 (``smart_ingest_notifications_listening``)
+        self.listening = listening
         self._task: asyncio.Task[None] | None = None
 
     def _connect_args(self) -> dict[str, Any]:
@@ -71,12 +75,16 @@ class QueueListener:
                 try:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     self.connected.set()
+                    if self.listening is not None:
+                        self.listening.set(1)
                     delay = RETRY_FIRST
                     self.wakeup.notify()
                     async for _ in conn.notifies():
                         self.wakeup.notify()
                 finally:
                     self.connected.clear()
+                    if self.listening is not None:
+                        self.listening.set(0)
                     await conn.close()
             except (psycopg.Error, OSError) as exc:
                 log.warning("ingest queue notifications unavailable, retrying in %.0f s: %s", delay, exc)

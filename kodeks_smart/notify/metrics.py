@@ -12,34 +12,28 @@ Gauges read from the outbox table at scrape time, so they are right whichever pr
 
 from __future__ import annotations
 
-import logging
 import weakref
-from collections.abc import Iterator
+from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
-from sqlalchemy.exc import SQLAlchemyError
+from prometheus_client.core import GaugeMetricFamily
 
+from kodeks_smart.lib.scrape import StoreCollector
 from kodeks_smart.notify.base import Clock, SystemClock
 from kodeks_smart.notify.outbox import stats
 from kodeks_smart.store.db import Database
 
-log = logging.getLogger(__name__)
-
 _BY_REGISTRY: weakref.WeakKeyDictionary[CollectorRegistry, NotifyMetrics] = weakref.WeakKeyDictionary()
 
 
-class OutboxCollector(Collector):
+class OutboxCollector(StoreCollector):
+    what = "outbox"
+
     def __init__(self, db: Database, clock: Clock) -> None:
-        self.db = db
+        super().__init__(db)
         self.clock = clock
 
-    def describe(self) -> Iterator[Metric]:
-        # Declared without values so that registering does not query the database.
-        yield from self._families()
-
-    def _families(self) -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+    def families(self) -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
         rows = GaugeMetricFamily(
             "smart_notify_outbox_rows",
             "Outbox rows waiting (pending), being sent (sending) or given up (failed)",
@@ -52,20 +46,14 @@ class OutboxCollector(Collector):
         )
         return rows, oldest
 
-    def collect(self) -> Iterator[Metric]:
-        rows, oldest = self._families()
-        try:
-            with self.db.session() as s:
-                current = stats(s, self.clock.now())
-        except SQLAlchemyError as exc:  # a scrape must not fail because the store is busy or down
-            log.warning("outbox metrics unavailable: %s", type(exc).__name__)
-            return
+    def fill(self, families: Sequence[GaugeMetricFamily]) -> None:
+        rows, oldest = families
+        with self.db.session() as s:
+            current = stats(s, self.clock.now())
         for channel in ("email", "telegram", "webhook"):
             for state in ("pending", "sending", "failed"):
                 rows.add_metric([channel, state], current.rows.get((channel, state), 0))
             oldest.add_metric([channel], current.oldest_pending.get(channel, 0.0))
-        yield rows
-        yield oldest
 
 
 class NotifyMetrics:

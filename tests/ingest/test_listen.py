@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import pytest
+from prometheus_client import CollectorRegistry, Gauge
 from sqlalchemy import event, select, text
 
 from kodeks_smart.app import create_app
@@ -24,6 +25,7 @@ from kodeks_smart.ingest.context import IngestContext
 from kodeks_smart.ingest.listen import QueueListener
 from kodeks_smart.ingest.reprocess import enqueue_reprocess
 from kodeks_smart.ingest.service import release_quarantine
+from kodeks_smart.ingest.telemetry import IngestMetrics
 from kodeks_smart.runtime import Services
 from kodeks_smart.store import admin
 from kodeks_smart.store.db import Database
@@ -51,55 +53,57 @@ async def _connected(listener: QueueListener, wakeup: Wakeup) -> None:
     wakeup.clear()
 
 
-@pytest.mark.postgres
-def test_an_upload_in_another_process_wakes_the_listening_consumer(agent: Agent, pg_url: str) -> None:
-    other = Database(pg_url)
+T = TypeVar("T")
 
-    async def scenario() -> tuple[bool, bool]:
-        wakeup = Wakeup()
-        listener = QueueListener(other, wakeup)
-        await _connected(listener, wakeup)
+
+def _listening(
+    url: str,
+    body: Callable[[QueueListener, Wakeup], Awaitable[T]],
+    gauge: Gauge | None = None,
+    wakeup: Callable[[Database], Wakeup] = lambda db: Wakeup(),
+) -> T:
+    """Run ``body`` while "another process" (a `Database` of its own on ``url``) listens, connected and
+    its first wake-up consumed; the listener is stopped and that process's connections closed after."""
+    other = Database(url)
+
+    async def scenario() -> T:
+        woken = wakeup(other)
+        listener = QueueListener(other, woken, gauge)
+        await _connected(listener, woken)
         try:
-            idle = await wakeup.wait(0.3)
-            response = await asyncio.to_thread(agent.upload, "alpha_client.status", status_body())
-            assert response.status_code == 200, response.text
-            return idle, await wakeup.wait(WAIT)
+            return await body(listener, woken)
         finally:
             await listener.stop()
 
     try:
-        idle, woken = asyncio.run(scenario())
+        return asyncio.run(scenario())
     finally:
         other.dispose()
-    assert not idle
-    assert woken
+
+
+@pytest.mark.postgres
+def test_an_upload_in_another_process_wakes_the_listening_consumer(agent: Agent, pg_url: str) -> None:
+    async def body(listener: QueueListener, wakeup: Wakeup) -> tuple[bool, bool]:
+        idle = await wakeup.wait(0.3)
+        response = await asyncio.to_thread(agent.upload, "alpha_client.status", status_body())
+        assert response.status_code == 200, response.text
+        return idle, await wakeup.wait(WAIT)
+
+    assert _listening(pg_url, body) == (False, True)
 
 
 @pytest.mark.postgres
 def test_only_a_committed_transaction_wakes_the_consumers(db: Database, pg_url: str) -> None:
-    other = Database(pg_url)
+    async def body(listener: QueueListener, wakeup: Wakeup) -> tuple[bool, bool]:
+        with db.session() as s:
+            queue.notify_queued(s)
+            s.rollback()
+        after_rollback = await wakeup.wait(0.5)
+        with db.write() as s:
+            queue.notify_queued(s)
+        return after_rollback, await wakeup.wait(WAIT)
 
-    async def scenario() -> tuple[bool, bool]:
-        wakeup = Wakeup()
-        listener = QueueListener(other, wakeup)
-        await _connected(listener, wakeup)
-        try:
-            with db.session() as s:
-                queue.notify_queued(s)
-                s.rollback()
-            after_rollback = await wakeup.wait(0.5)
-            with db.write() as s:
-                queue.notify_queued(s)
-            return after_rollback, await wakeup.wait(WAIT)
-        finally:
-            await listener.stop()
-
-    try:
-        after_rollback, after_commit = asyncio.run(scenario())
-    finally:
-        other.dispose()
-    assert not after_rollback
-    assert after_commit
+    assert _listening(pg_url, body) == (False, True)
 
 
 def _listening_pids(db: Database) -> list[int]:
@@ -117,33 +121,31 @@ def test_the_listener_reconnects_when_its_connection_is_killed(
     db: Database, pg_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(listen, "RETRY_FIRST", 0.05)
-    other = Database(pg_url)
+    registry = CollectorRegistry()
+    gauge = IngestMetrics(registry).listening
 
-    async def scenario() -> bool:
-        wakeup = Wakeup()
-        listener = QueueListener(other, wakeup)
-        await _connected(listener, wakeup)
-        try:
-            (first,) = await asyncio.to_thread(_listening_pids, db)
-            with db.session() as s:
-                s.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
-            # Reconnected: a new backend listens and the consumer was woken for what it may have missed.
-            assert await wakeup.wait(WAIT)
-            await asyncio.wait_for(listener.connected.wait(), WAIT)
-            second = await asyncio.to_thread(_listening_pids, db)
-            assert len(second) == 1 and second[0] != first
-            wakeup.clear()
-            with db.write() as s:
-                queue.notify_queued(s)
-            return await wakeup.wait(WAIT)
-        finally:
-            await listener.stop()
+    def listening() -> float | None:
+        return registry.get_sample_value("smart_ingest_notifications_listening")
+
+    async def body(listener: QueueListener, wakeup: Wakeup) -> bool:
+        assert listening() == 1
+        (first,) = await asyncio.to_thread(_listening_pids, db)
+        with db.session() as s:
+            s.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        # Reconnected: a new backend listens and the consumer was woken for what it may have missed.
+        assert await wakeup.wait(WAIT)
+        await asyncio.wait_for(listener.connected.wait(), WAIT)
+        second = await asyncio.to_thread(_listening_pids, db)
+        assert len(second) == 1 and second[0] != first
+        wakeup.clear()
+        with db.write() as s:
+            queue.notify_queued(s)
+        return await wakeup.wait(WAIT)
 
     caplog.set_level(logging.WARNING, logger="kodeks_smart.ingest.listen")
-    try:
-        assert asyncio.run(scenario())
-    finally:
-        other.dispose()
+    assert listening() == 0
+    assert _listening(pg_url, body, gauge)
+    assert listening() == 0
     assert "ingest queue notifications unavailable" in caplog.text
     assert _listening_pids(db) == [], "a stopped listener closes its connection"
 
@@ -154,16 +156,18 @@ def test_a_waiting_consumer_of_another_process_processes_the_upload_at_once(
 ) -> None:
     """The consumer would sleep for two minutes between polls: only the notification can wake it."""
     monkeypatch.setattr(consumer_module, "IDLE_WAIT", 120.0)
-    worker_db = Database(pg_url)
-    worker = Services(settings=services.settings, db=worker_db, box=services.box, hashing=services.hashing)
-    ctx = IngestContext.from_services(worker)
+    dbs: list[Database] = []
 
-    async def scenario() -> str | None:
-        wakeup = consumer_module.wakeup_for(worker_db)
-        listener = QueueListener(worker_db, wakeup)
-        await _connected(listener, wakeup)
-        consumer = Consumer(ctx)
-        running = asyncio.create_task(consumer.run(budget=300))
+    def worker_wakeup(db: Database) -> Wakeup:
+        dbs.append(db)
+        return consumer_module.wakeup_for(db)  # the wakeup that db's consumer waits on
+
+    async def body(listener: QueueListener, wakeup: Wakeup) -> str | None:
+        (worker_db,) = dbs
+        worker = Services(
+            settings=services.settings, db=worker_db, box=services.box, hashing=services.hashing
+        )
+        running = asyncio.create_task(Consumer(IngestContext.from_services(worker)).run(budget=300))
         try:
             await asyncio.sleep(0.5)  # the consumer found nothing and waits
             response = await asyncio.to_thread(agent.upload, "alpha_client.status", status_body())
@@ -173,18 +177,14 @@ def test_a_waiting_consumer_of_another_process_processes_the_upload_at_once(
                 with worker_db.session() as s:
                     status = s.scalar(select(Upload.status).where(Upload.client_name == "alpha_client"))
                 if status == "done":
-                    return status
+                    break
                 await asyncio.sleep(0.05)
             return status
         finally:
             running.cancel()
             await asyncio.gather(running, return_exceptions=True)
-            await listener.stop()
 
-    try:
-        assert asyncio.run(scenario()) == "done"
-    finally:
-        worker_db.dispose()
+    assert _listening(pg_url, body, wakeup=worker_wakeup) == "done"
 
 
 @pytest.mark.postgres
@@ -234,28 +234,16 @@ def test_reprocessing_and_a_released_quarantine_wake_the_consumers_too(
     agent.upload("alpha_client.status", status_body())
     drain(ctx)
     agent.upload("newcomer.status", status_body())  # unknown client: quarantined
-    other = Database(pg_url)
 
-    async def scenario() -> list[bool]:
-        wakeup = Wakeup()
-        listener = QueueListener(other, wakeup)
-        await _connected(listener, wakeup)
-        woken = []
-        try:
-            assert await asyncio.to_thread(enqueue_reprocess, ctx, dealer_code=DEALER) == 1
-            woken.append(await wakeup.wait(WAIT))
-            wakeup.clear()
-            with ctx.db.write() as s:
-                cabinet = s.get(Cabinet, tenants.cabinet_b)
-                assert cabinet is not None
-                admin.add_client(s, cabinet, "newcomer")
-            assert len(await asyncio.to_thread(release_quarantine, ctx.db)) == 1
-            woken.append(await wakeup.wait(WAIT))
-        finally:
-            await listener.stop()
-        return woken
+    async def body(listener: QueueListener, wakeup: Wakeup) -> list[bool]:
+        assert await asyncio.to_thread(enqueue_reprocess, ctx, dealer_code=DEALER) == 1
+        woken = [await wakeup.wait(WAIT)]
+        wakeup.clear()
+        with ctx.db.write() as s:
+            cabinet = s.get(Cabinet, tenants.cabinet_b)
+            assert cabinet is not None
+            admin.add_client(s, cabinet, "newcomer")
+        assert len(await asyncio.to_thread(release_quarantine, ctx.db)) == 1
+        return [*woken, await wakeup.wait(WAIT)]
 
-    try:
-        assert asyncio.run(scenario()) == [True, True]
-    finally:
-        other.dispose()
+    assert _listening(pg_url, body) == [True, True]
