@@ -183,8 +183,12 @@ def build(db: Database, hashing: PasswordHashing, box: SecretBox, args: argparse
         ),
     )
 
-    # One upload + report per installation per day; sessions, DB errors and OperUp files hang on it.
-    report_days = [start + timedelta(days=d, hours=12) for d in range(days)]
+    # One upload + report per installation per day (every hour in the last --hourly-days, as agents upload);
+    # sessions, DB errors and OperUp files hang on it.
+    hourly_from = now - timedelta(days=args.hourly_days)
+    report_days = [at for d in range(days) if (at := start + timedelta(days=d, hours=12)) < hourly_from] + [
+        hourly_from + timedelta(hours=h) for h in range(24 * args.hourly_days)
+    ]
     counts["uploads"] = bulk(
         db,
         Upload,
@@ -508,7 +512,8 @@ def build(db: Database, hashing: PasswordHashing, box: SecretBox, args: argparse
                 "not_matched": (i + n_d) % 3,
                 "active_checked": (i + n_d) % 50,
             }
-            for n_d, at in enumerate(report_days)
+            # a row per installation and day: the day's last report
+            for n_d, at in enumerate({at.date(): at for at in report_days}.values())
             for i, c in insts
         ),
     )
@@ -883,6 +888,12 @@ def main() -> int:
     parser.add_argument("--installations", type=int, default=1000)
     parser.add_argument("--months", type=int, default=13)
     parser.add_argument("--users", type=int, default=5, help="accounts per installation")
+    parser.add_argument(
+        "--hourly-days",
+        type=int,
+        default=0,
+        help="the last N days get a sysinfo report every hour (as agents upload) instead of one a day",
+    )
     parser.add_argument("--hours-per-day", type=int, default=9, help="working hours with usage per weekday")
     parser.add_argument("--requests", type=int, default=7, help="measured requests per dashboard and range")
     parser.add_argument(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, select
 
@@ -24,6 +24,8 @@ COLUMNS = [
     Column("report_at", "Отчёт sysinfo"),
 ]
 UNDEFINED_DOMAIN = "НеОпределён"
+#: The first look-up's window of the newest sessions (`newest.in_two_steps`).
+SESSIONS_RECENT = timedelta(days=3)
 
 
 @dashboard(
@@ -58,7 +60,10 @@ def connected_users(view: View) -> list[Panel]:
             )
         )
 
-    # The newest report is nearly always in the range's last days: look there first (see `newest`).
+    # The newest report with sessions is nearly always in the range's last days: look there first (see
+    # `newest`). Three days, not the reports' one: a report lists no sessions when nobody is connected, and
+    # every client with none in the first window costs the second look-up over the whole range (65 → 140 ms
+    # at 13 months with one day on the benchmark store).
     sessions = in_two_steps(
         view.time.start,
         view.time.end,
@@ -66,6 +71,7 @@ def connected_users(view: View) -> list[Panel]:
         newest_sessions,
         key=lambda s: s.client_id,
         client_of=lambda s: s.client_id,
+        recent=SESSIONS_RECENT,
     )
     domain = view.multi("domain", "домен", {s.domain or UNDEFINED_DOMAIN for s in sessions})
     names = targets.by_id

@@ -3,10 +3,12 @@
 Several dashboards show the state of the newest sysinfo report of the range (disk volumes, versions,
 connected users). The plain query — ``max(time)`` grouped per installation over the whole range — reads
 every report of the range: 396,000 reports for 1,000 installations and 13 months, about 0.3 s on SQLite.
-Installations report daily, so the newest report nearly always lies in the last few days: the first
-query looks only at the last `RECENT` of the range and the second, over the rest of the range, runs only
-for the clients that had nothing recent (usually none). The result is the same as the plain query's:
-whatever the first query found is newer than anything before its window.
+Agents report hourly or daily, so the newest report nearly always lies in the last day: the first query
+looks only at the last `RECENT` of the range and the second, over the rest of the range, runs only for the
+clients that had nothing recent (usually none). The result is the same as the plain query's: whatever the
+first query found is newer than anything before its window. The window was three days until a benchmark
+store with hourly reports showed that its 72 reports per installation cost «Для менеджеров» 65 ms on SQLite
+(one day: 24 reports).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from kodeks_smart.store.ingest_models import SysinfoReportRow
 from kodeks_smart.web.dashboards.framework import Targets, View, ids_in
 
 #: The first look-up's window at the end of the range.
-RECENT = timedelta(days=3)
+RECENT = timedelta(days=1)
 
 T = TypeVar("T")
 
@@ -35,8 +37,9 @@ def in_two_steps(
     key: Callable[[T], Any],
     client_of: Callable[[T], int],
     wanted: Callable[[list[T]], set[int]] | None = None,
+    recent: timedelta = RECENT,
 ) -> list[T]:
-    """Run ``query(from, to, client ids)`` for the last `RECENT` of ``[start, end)`` and, for the clients
+    """Run ``query(from, to, client ids)`` for the last ``recent`` of ``[start, end)`` and, for the clients
     with nothing there, again for the rest of the range; rows of the second run whose ``key`` the first
     run already has are dropped. ``query`` must return the newest rows per key within its window.
 
@@ -44,7 +47,7 @@ def in_two_steps(
     whose key is finer than the client (an installation of a client may be silent while another reports).
     """
     chosen = sorted(set(clients))
-    split = max(start, end - RECENT)
+    split = max(start, end - recent)
     first = query(split, end, chosen)
     if split <= start:
         return first
