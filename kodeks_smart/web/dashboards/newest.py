@@ -66,7 +66,7 @@ def newest_reports(view: View, targets: Targets, lookback: timedelta) -> dict[in
     """The newest report of each chosen installation in ``[min(start, end − lookback), end)`` (pages pass
     `usage.REPORT_LOOKBACK`), found in two steps: the same rows as the plain ``max(created_at)`` per
     installation over that window."""
-    return _newest(view, targets, lookback, lambda r, q: list(view.db.scalars(q(select(r)))))
+    return _newest(view, targets, lookback, select(SysinfoReportRow), lambda q: list(view.db.scalars(q)))
 
 
 def newest_report_values(
@@ -76,12 +76,9 @@ def newest_report_values(
     needs a few of a report's fields: 1,000 report objects with their JSON and time columns decoded cost
     the 13-month «Для менеджеров» about 24 ms more CPU than rows of three fields (SQLite; see
     docs/dashboards.md)."""
-    return _newest(
-        view,
-        targets,
-        lookback,
-        lambda r, q: list(view.db.execute(q(select(r.client_id, r.installation_id, *columns)))),
-    )
+    r = SysinfoReportRow
+    what = select(r.client_id, r.installation_id, *columns)
+    return _newest(view, targets, lookback, what, lambda q: list(view.db.execute(q)))
 
 
 R = TypeVar("R", SysinfoReportRow, Row[Any])
@@ -91,10 +88,11 @@ def _newest(
     view: View,
     targets: Targets,
     lookback: timedelta,
-    fetch: Callable[[type[SysinfoReportRow], Callable[[Select[Any]], Select[Any]]], list[R]],
+    what: Select[Any],
+    fetch: Callable[[Select[Any]], list[R]],
 ) -> dict[int, R]:
-    """The two-step look-up of `newest_reports`; ``fetch(model, narrowed)`` runs ``narrowed(select …)``,
-    the caller's select joined to the newest report of each installation in a window."""
+    """The two-step look-up of `newest_reports`: ``fetch`` runs ``what`` (a select of report columns or
+    objects) joined to the newest report of each installation in a window."""
     r = SysinfoReportRow
     end = view.time.end
     since = min(view.time.start, end - lookback)
@@ -115,17 +113,15 @@ def _newest(
         # The outer rows are narrowed to the same window, which the join implies: without it
         # PostgreSQL, expecting one joined row, read every report of the cabinet (0.2 s) instead of
         # the window's few through the (client_id, created_at) index.
-        def narrowed(stmt: Select[Any]) -> Select[Any]:
-            return stmt.join(
-                newest,
-                and_(
-                    newest.c.client_id == r.client_id,
-                    newest.c.at == r.created_at,
-                    newest.c.installation_id == r.installation_id,
-                ),
-            ).where(*window)
-
-        return fetch(r, narrowed)
+        joined = what.join(
+            newest,
+            and_(
+                newest.c.client_id == r.client_id,
+                newest.c.at == r.created_at,
+                newest.c.installation_id == r.installation_id,
+            ),
+        ).where(*window)
+        return fetch(joined)
 
     def still_missing(first: list[R]) -> set[int]:
         found = {row.installation_id for row in first}
